@@ -1,0 +1,1 @@
+"""ROS-free core: problems, graphs, messages and algorithm agents (never imports rclpy)."""

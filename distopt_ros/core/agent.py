@@ -1,0 +1,181 @@
+"""The agent state machine every algorithm implements.
+
+An agent says what it sends (:meth:`Agent.start`, :meth:`Agent.step` return messages),
+takes what it receives (:meth:`Agent.receive`), and steps when it has what its round needs
+(:meth:`Agent.ready`). Nothing here knows about time, threads or ROS: the simulator and the
+ROS node drive the same object, which is why a result in one is a result in the other.
+
+Incoming messages are checked before they can touch the state: unknown senders, wrong
+receivers, wrong algorithm or dimensions, NaN/Inf, stale rounds, duplicates and messages
+from too far in the future are refused and counted per reason.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from distopt_ros.core.messages import BLOCKS, BROADCAST, Message
+from distopt_ros.core.validation import at_least
+
+
+@dataclass
+class AgentStats:
+    """Message counters of one agent."""
+
+    sent: int = 0
+    received: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+
+
+class Agent:
+    """Base class of all algorithm agents (synchronous-round protocol).
+
+    Subclasses implement :meth:`_outgoing` (messages for the current round, from the
+    current state), :meth:`_update` (consume the round's messages, advance the state) and
+    :meth:`estimate`. ``expected`` maps each sender to the block sizes its messages must
+    have; a round is complete when every sender's message for it has arrived.
+    """
+
+    algorithm: str = ""
+    future_window: int = 2
+    """How many rounds ahead a message may be and still be buffered."""
+
+    def __init__(self, agent_id: int, dim: int, expected: dict[int, dict[str, int]],
+                 max_iterations: int, record: bool = False) -> None:
+        self.agent_id = int(agent_id)
+        self.dim = at_least(dim, "dim", 1)
+        self.max_iterations = at_least(max_iterations, "max_iterations", 1)
+        self.expected = {int(s): dict(sizes) for s, sizes in expected.items()}
+        self.iteration = 0
+        self.done = False
+        self.converged = False
+        self.stats = AgentStats()
+        self.record = record
+        self.trajectory: list[np.ndarray] = []
+        self.primal_residual = float("nan")
+        self.dual_residual = float("nan")
+        self._inbox: dict[int, dict[int, Message]] = {}
+        self._stop_next = False
+        self.stopper: ToleranceStopper | None = None
+
+    # ------------------------------------------------------------------ protocol
+    def start(self) -> list[Message]:
+        """Messages of round 0 (before any message has been received)."""
+        if self.record and not self.trajectory:
+            self.trajectory.append(self.estimate().copy())
+        return self._send(self._outgoing())
+
+    def receive(self, msg: Message) -> str | None:
+        """Buffer ``msg`` for its round; returns the rejection reason, or None if accepted."""
+        reason = self._check(msg)
+        if reason is not None:
+            self.stats.rejected[reason] += 1
+            return reason
+        self._inbox.setdefault(msg.iteration, {})[msg.sender] = msg
+        self.stats.received += 1
+        return None
+
+    def ready(self) -> bool:
+        """True when every expected sender's message for the current round is here."""
+        if self.done:
+            return False
+        got = self._inbox.get(self.iteration, {})
+        return all(s in got for s in self.expected)
+
+    def step(self) -> list[Message]:
+        """Consume the current round's messages, advance one round, return what to send."""
+        if self.done:
+            raise RuntimeError(f"agent {self.agent_id} has stopped; it cannot step")
+        inbox = self._inbox.pop(self.iteration, {})
+        self._update(inbox)
+        self.iteration += 1
+        if self.record:
+            self.trajectory.append(self.estimate().copy())
+        flood = any(m.done for m in inbox.values())
+        if self._stop_next or flood:
+            self.converged = True
+        if self._stop_next or flood or self.iteration >= self.max_iterations:
+            self.done = True
+        out = self._outgoing()
+        if self.done:
+            self._inbox.clear()
+        return self._send(out)
+
+    # ------------------------------------------------------------------ hooks
+    def _outgoing(self) -> list[Message]:
+        raise NotImplementedError
+
+    def _update(self, inbox: dict[int, Message]) -> None:
+        raise NotImplementedError
+
+    def estimate(self) -> np.ndarray:
+        """The agent's current answer to the global problem."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ helpers
+    def request_stop(self) -> None:
+        """Called from :meth:`_update`: this step's messages go out flagged done, then stop."""
+        self._stop_next = True
+
+    def _message(self, receiver: int, kind: str, iteration: int | None = None, **blocks: object) -> Message:
+        it = self.iteration if iteration is None else iteration
+        return Message(sender=self.agent_id, receiver=receiver, iteration=it,
+                       algorithm=self.algorithm, kind=kind, dim=self.dim, done=self.done,
+                       converged_rounds=self.stopper.count if self.stopper else 0,
+                       **blocks)  # type: ignore[arg-type]
+
+    def _send(self, out: list[Message]) -> list[Message]:
+        self.stats.sent += len(out)
+        return out
+
+    def _check(self, msg: Message) -> str | None:
+        if self.done:
+            return "after_stop"
+        sizes = self.expected.get(msg.sender)
+        if sizes is None:
+            return "unknown_sender"
+        if msg.receiver not in (self.agent_id, BROADCAST):
+            return "wrong_receiver"
+        if msg.algorithm != self.algorithm:
+            return "wrong_algorithm"
+        if msg.dim != self.dim or any(getattr(msg, b).size != sizes.get(b, 0) for b in BLOCKS):
+            return "wrong_dimension"
+        if not all(np.all(np.isfinite(getattr(msg, b))) for b in BLOCKS) or not np.isfinite(msg.rho):
+            return "non_finite"
+        if msg.iteration < self.iteration:
+            return "stale"
+        if msg.iteration > self.iteration + self.future_window:
+            return "too_early"
+        if msg.sender in self._inbox.get(msg.iteration, {}):
+            return "duplicate"
+        return None
+
+
+class ToleranceStopper:
+    """Decentralized stopping rule (ALGORITHMS.md section 16, max/min-consensus form).
+
+    Each agent keeps ``g_i = 0`` if its local criterion fails this round, otherwise
+    ``1 + min_j g_j`` over the counters its neighbours sent with this round's messages.
+    ``g_i >= m`` means every agent within ``m - 1`` hops met its criterion in recent rounds,
+    so ``g_i >= diameter + patience`` certifies the whole swarm has been within tolerance
+    for ``patience`` rounds. The agent then stops and its ``done`` flag floods the graph
+    (see :meth:`Agent.step`), so neighbours never wait for a robot that has left.
+    """
+
+    def __init__(self, tolerance: float, threshold: int) -> None:
+        self.tolerance = float(tolerance)
+        self.threshold = at_least(threshold, "stop threshold", 1)
+        self.count = 0
+
+    def update(self, local_ok: bool, neighbour_counts: Iterable[int]) -> bool:
+        """Advance the counter; True when the agent should stop."""
+        if self.tolerance <= 0 or not local_ok:
+            self.count = 0
+            return False
+        counts = list(neighbour_counts)
+        self.count = min(1 + (min(counts) if counts else self.threshold), 1_000_000)
+        return self.count >= self.threshold

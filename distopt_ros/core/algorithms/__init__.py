@@ -1,0 +1,1 @@
+"""Algorithm agents. Each module cites its section of ../shared/ALGORITHMS.md."""

@@ -1,0 +1,167 @@
+"""Consensus ADMM: the global-variable (star) form and the decentralized edge form.
+
+* :class:`ConsensusADMMAgent` + :class:`ConsensusADMMCoordinator`: ALGORITHMS.md section 7
+  (Boyd et al. 2011, section 7.1), unscaled form, with primal/dual residual stopping.
+* :class:`RelaxedADMMAgent`: ALGORITHMS.md section 8.2 (relaxed ADMM of Bastianello et al.,
+  which equals Shi et al.'s decentralized ADMM of section 8.1 at ``alpha = 1/2``). No
+  coordinator: each robot talks to its graph neighbours only, one payload per edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from distopt_ros.core.agent import Agent, ToleranceStopper
+from distopt_ros.core.messages import BROADCAST, COORDINATOR, Message
+from distopt_ros.core.problems import LocalObjective
+from distopt_ros.core.validation import at_least, in_open_interval, positive
+
+
+class ConsensusADMMAgent(Agent):
+    """A robot of global-form consensus ADMM (ALGORITHMS.md section 7).
+
+    Holds ``x_i`` and the dual ``y_i``; sends ``(x_i, y_i)`` to the coordinator as a
+    ``proposal`` and waits for the coordinator's ``z``. Sending ``y_i`` lets the coordinator
+    use the exact ``z`` update even if ``sum_i y_i`` drifts from zero.
+    """
+
+    algorithm = "admm"
+
+    def __init__(self, agent_id: int, objective: LocalObjective, rho: float,
+                 max_iterations: int, record: bool = False) -> None:
+        super().__init__(agent_id, objective.dim, {COORDINATOR: {"consensus": objective.dim}},
+                         max_iterations, record)
+        self.objective = objective
+        self.rho = positive(rho, "rho")
+        self.z = np.zeros(self.dim)
+        self.y = np.zeros(self.dim)
+        self.x = objective.prox(self.z - self.y / self.rho, self.rho)
+
+    def _outgoing(self) -> list[Message]:
+        return [self._message(COORDINATOR, "proposal", primal=self.x, dual=self.y)]
+
+    def _update(self, inbox: dict[int, Message]) -> None:
+        msg = inbox[COORDINATOR]
+        if msg.rho > 0:
+            self.rho = msg.rho
+        self.z = np.array(msg.consensus)
+        self.y = self.y + self.rho * (self.x - self.z)
+        x_new = self.objective.prox(self.z - self.y / self.rho, self.rho)
+        self.primal_residual = float(np.linalg.norm(self.x - self.z))
+        self.dual_residual = float(self.rho * np.linalg.norm(x_new - self.x))
+        self.x = x_new
+
+    def estimate(self) -> np.ndarray:
+        return self.x
+
+
+class ConsensusADMMCoordinator(Agent):
+    """The averaging coordinator of global-form consensus ADMM (ALGORITHMS.md section 7).
+
+    ``z = mean_i(x_i + y_i / rho)``; stops when the primal residual
+    ``sqrt(sum ||x_i - z||^2)`` and dual residual ``sqrt(N) rho ||z - z_prev||`` are both
+    below ``sqrt(N n) tol + tol * scale`` (section 7, with ``eps_abs = eps_rel = tol``).
+    """
+
+    algorithm = "admm"
+
+    def __init__(self, num_robots: int, dim: int, rho: float, max_iterations: int,
+                 tolerance: float = 0.0, record: bool = False) -> None:
+        n = at_least(num_robots, "num_robots", 1)
+        super().__init__(COORDINATOR, dim,
+                         {i: {"primal": dim, "dual": dim} for i in range(n)},
+                         max_iterations, record)
+        self.num_robots = n
+        self.rho = positive(rho, "rho")
+        self.tolerance = float(tolerance)
+        self.z = np.zeros(self.dim)
+
+    def start(self) -> list[Message]:
+        # The coordinator speaks only after the first proposals arrive.
+        if self.record and not self.trajectory:
+            self.trajectory.append(self.z.copy())
+        return []
+
+    def _outgoing(self) -> list[Message]:
+        # z answers the proposals of the round just consumed, so it carries that round's tag.
+        return [self._message(BROADCAST, "consensus", iteration=self.iteration - 1, consensus=self.z)]
+
+    def _update(self, inbox: dict[int, Message]) -> None:
+        ids = sorted(inbox)
+        x = np.array([inbox[i].primal for i in ids])
+        y = np.array([inbox[i].dual for i in ids])
+        z_new = np.mean(x + y / self.rho, axis=0)
+        n, dim = self.num_robots, self.dim
+        self.primal_residual = float(np.sqrt(np.sum((x - z_new) ** 2)))
+        self.dual_residual = float(np.sqrt(n) * self.rho * np.linalg.norm(z_new - self.z))
+        self.z = z_new
+        if self.tolerance > 0:
+            base = np.sqrt(n * dim) * self.tolerance
+            eps_pri = base + self.tolerance * max(np.linalg.norm(x), np.sqrt(n) * np.linalg.norm(z_new))
+            eps_dual = base + self.tolerance * np.linalg.norm(y)
+            if self.primal_residual <= eps_pri and self.dual_residual <= eps_dual:
+                self.request_stop()
+
+    def estimate(self) -> np.ndarray:
+        return self.z
+
+
+class RelaxedADMMAgent(Agent):
+    """A robot of decentralized relaxed ADMM, edge form (ALGORITHMS.md section 8.2).
+
+    Holds ``x_i`` and one ``z_ij`` per neighbour; sends ``m_ij = -z_ij + 2 rho x_i`` (block
+    ``consensus``) with ``x_i`` itself (block ``primal``, used only for the local stopping
+    check and monitoring) to each neighbour. ``alpha = 1/2`` reproduces Shi et al.'s
+    D-ADMM (section 8.1) with ``c = rho / 2``.
+    """
+
+    algorithm = "radmm"
+
+    def __init__(self, agent_id: int, objective: LocalObjective, neighbors: Sequence[int],
+                 rho: float, alpha: float, max_iterations: int, tolerance: float = 0.0,
+                 stop_threshold: int = 1, record: bool = False) -> None:
+        nbrs = tuple(sorted(int(j) for j in neighbors))
+        if not nbrs:
+            raise ValueError(f"neighbors of agent {agent_id} must not be empty")
+        if agent_id in nbrs:
+            raise ValueError(f"neighbors of agent {agent_id} must not contain the agent itself")
+        dim = objective.dim
+        super().__init__(agent_id, dim, {j: {"primal": dim, "consensus": dim} for j in nbrs},
+                         max_iterations, record)
+        self.objective = objective
+        self.neighbors = nbrs
+        self.rho = positive(rho, "rho")
+        self.alpha = in_open_interval(alpha, "alpha", 0.0, 1.0)
+        self.tolerance = float(tolerance)
+        self.stopper = ToleranceStopper(tolerance, stop_threshold)
+        self.z = {j: np.zeros(dim) for j in nbrs}
+        self.x = self._primal()
+
+    def _primal(self) -> np.ndarray:
+        penalty = self.rho * len(self.neighbors)
+        total = np.sum([self.z[j] for j in self.neighbors], axis=0)
+        return self.objective.prox(total / penalty, penalty)
+
+    def _outgoing(self) -> list[Message]:
+        return [self._message(j, "edge", primal=self.x, consensus=-self.z[j] + 2 * self.rho * self.x)
+                for j in self.neighbors]
+
+    def _update(self, inbox: dict[int, Message]) -> None:
+        for j in self.neighbors:
+            msg = inbox.get(j)
+            if msg is not None:
+                self.z[j] = (1 - self.alpha) * self.z[j] + self.alpha * np.asarray(msg.consensus)
+        x_new = self._primal()
+        scale = max(1.0, float(np.linalg.norm(x_new)))
+        disagreement = max((float(np.linalg.norm(x_new - inbox[j].primal)) for j in inbox), default=0.0)
+        self.primal_residual = disagreement
+        self.dual_residual = float(self.rho * np.linalg.norm(x_new - self.x))
+        local_ok = max(disagreement, float(np.linalg.norm(x_new - self.x))) <= self.tolerance * scale
+        self.x = x_new
+        if self.stopper is not None and self.stopper.update(local_ok, (m.converged_rounds for m in inbox.values())):
+            self.request_stop()
+
+    def estimate(self) -> np.ndarray:
+        return self.x

@@ -1,0 +1,67 @@
+"""The transport-neutral message every agent sends and receives.
+
+A :class:`Message` is what an algorithm puts on the wire for one round; the ROS layer maps
+it one-to-one onto ``distopt_ros/msg/AgentState`` (robot payloads) or
+``distopt_ros/msg/CoordinatorBroadcast`` (coordinator payloads), and the simulator passes it
+as is. Keeping it plain data (numpy arrays, ints, strings) is what lets the same agent
+object run in both places with bit-identical iterates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+BROADCAST = -1
+"""Receiver id of a message meant for every listener of the sender."""
+
+COORDINATOR = -2
+"""Sender/receiver id of the (single) coordinator of a star-form algorithm."""
+
+BLOCKS = ("primal", "dual", "consensus", "aux")
+"""Names of the float blocks a message may carry, in wire order."""
+
+
+def _empty() -> np.ndarray:
+    return np.zeros(0)
+
+
+@dataclass(frozen=True)
+class Message:
+    """One payload for one algorithm round.
+
+    ``iteration`` is the algorithm round the payload belongs to, so receivers can tell
+    stale, current and early messages apart; ``kind`` names the payload's role inside the
+    algorithm. Float blocks are read-only copies so that a message cannot be changed after
+    it was sent.
+    """
+
+    sender: int
+    receiver: int
+    iteration: int
+    algorithm: str
+    kind: str
+    dim: int
+    primal: np.ndarray = field(default_factory=_empty)
+    dual: np.ndarray = field(default_factory=_empty)
+    consensus: np.ndarray = field(default_factory=_empty)
+    aux: np.ndarray = field(default_factory=_empty)
+    done: bool = False
+    converged_rounds: int = 0
+    rho: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in BLOCKS:
+            arr = np.array(getattr(self, name), dtype=float, copy=True).reshape(-1)
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)
+
+    def blocks(self) -> dict[str, np.ndarray]:
+        """The float blocks by name."""
+        return {name: getattr(self, name) for name in BLOCKS}
+
+    @property
+    def floats(self) -> int:
+        """Number of float64 values carried (for bit counting)."""
+        return sum(getattr(self, name).size for name in BLOCKS)

@@ -1,0 +1,95 @@
+"""Conversions between core :class:`Message` objects and the distopt_ros/msg wire types.
+
+Float blocks are copied as float64 arrays, so a message survives the round trip bit for
+bit; this is what makes a lossless ROS run reproduce the simulator's iterates exactly.
+Malformed wire messages raise ValueError naming the field.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from distopt_ros.core.messages import BLOCKS, BROADCAST, COORDINATOR, Message
+from distopt_ros.msg import AgentState, CoordinatorBroadcast, RobotStatus
+
+
+def to_agent_state(msg: Message, seq: int, stamp: object, frame_id: str = "") -> AgentState:
+    """A robot's core message as an ``AgentState``."""
+    if msg.sender < 0:
+        raise ValueError(f"sender must be a robot id >= 0 for AgentState, got {msg.sender}")
+    out = AgentState()
+    out.header.stamp = stamp
+    out.header.frame_id = frame_id
+    out.sender_id = msg.sender
+    out.receiver_id = msg.receiver if msg.receiver >= 0 else BROADCAST
+    out.iteration = msg.iteration
+    out.seq = seq
+    out.algorithm = msg.algorithm
+    out.kind = msg.kind
+    out.dim = msg.dim
+    out.done = msg.done
+    out.converged_rounds = int(msg.converged_rounds)
+    for name in BLOCKS:
+        setattr(out, name, np.asarray(getattr(msg, name), dtype=np.float64))
+    return out
+
+
+def from_agent_state(wire: AgentState, receiver: int) -> Message:
+    """An ``AgentState`` as a core message addressed to ``receiver``.
+
+    ``receiver`` is the id this subscription delivers to: a broadcast stays a broadcast,
+    and a directed payload keeps the receiver it names (so a misrouted one is caught).
+    """
+    target = BROADCAST if wire.receiver_id == AgentState.BROADCAST else int(wire.receiver_id)
+    if target == BROADCAST and receiver == COORDINATOR:
+        target = COORDINATOR
+    return Message(
+        sender=int(wire.sender_id), receiver=target, iteration=int(wire.iteration),
+        algorithm=str(wire.algorithm), kind=str(wire.kind), dim=int(wire.dim),
+        done=bool(wire.done), converged_rounds=int(wire.converged_rounds),
+        **{name: np.asarray(getattr(wire, name), dtype=float) for name in BLOCKS},
+    )
+
+
+def to_coordinator_broadcast(msg: Message, seq: int, stamp: object, frame_id: str = "") -> CoordinatorBroadcast:
+    """A coordinator's core message as a ``CoordinatorBroadcast``."""
+    out = CoordinatorBroadcast()
+    out.header.stamp = stamp
+    out.header.frame_id = frame_id
+    out.iteration = msg.iteration
+    out.seq = seq
+    out.algorithm = msg.algorithm
+    out.kind = msg.kind
+    out.dim = msg.dim
+    out.done = msg.done
+    out.rho = float(msg.rho)
+    out.consensus = np.asarray(msg.consensus, dtype=np.float64)
+    out.aux = np.asarray(msg.aux, dtype=np.float64)
+    return out
+
+
+def from_coordinator_broadcast(wire: CoordinatorBroadcast) -> Message:
+    """A ``CoordinatorBroadcast`` as a core message from the coordinator."""
+    return Message(
+        sender=COORDINATOR, receiver=BROADCAST, iteration=int(wire.iteration),
+        algorithm=str(wire.algorithm), kind=str(wire.kind), dim=int(wire.dim),
+        done=bool(wire.done), rho=float(wire.rho),
+        consensus=np.asarray(wire.consensus, dtype=float), aux=np.asarray(wire.aux, dtype=float),
+    )
+
+
+def status_to_dict(msg: RobotStatus) -> dict[str, object]:
+    """A ``RobotStatus`` as plain data (for the monitor and tests)."""
+    return {
+        "robot_id": int(msg.robot_id),
+        "iteration": int(msg.iteration),
+        "done": bool(msg.done),
+        "converged": bool(msg.converged),
+        "estimate": np.asarray(msg.estimate, dtype=float),
+        "primal_residual": float(msg.primal_residual),
+        "dual_residual": float(msg.dual_residual),
+        "messages_sent": int(msg.messages_sent),
+        "messages_received": int(msg.messages_received),
+        "messages_dropped": int(msg.messages_dropped),
+        "rejections": dict(zip(msg.rejection_reasons, (int(c) for c in msg.rejection_counts), strict=True)),
+    }

@@ -1,0 +1,67 @@
+"""Coordinator node of star-form algorithms (consensus ADMM, section 7 of ALGORITHMS.md).
+
+Subscribes to ``<parent>/robot_<i>/state`` for every robot and publishes
+``<ns>/consensus`` (``CoordinatorBroadcast``); its namespace is ``coordinator``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import rclpy
+from rclpy.executors import ExternalShutdownException
+
+from distopt_ros.core.messages import COORDINATOR, Message
+from distopt_ros.core.scenario import make_coordinator
+from distopt_ros.msg import AgentState, CoordinatorBroadcast
+from distopt_ros.ros import conversions
+from distopt_ros.ros.agent_node import AgentNode
+from distopt_ros.ros.params import declare_swarm
+from distopt_ros.ros.robot_node import parent_namespace
+
+
+class CoordinatorNode(AgentNode):
+    """Hosts the coordinator agent of the configured star-form algorithm."""
+
+    def __init__(self, node_name: str = "coordinator_node", record: bool = False, **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        self.config, transport = declare_swarm(self)
+        agent = make_coordinator(self.config, record=record)
+        if agent is None:
+            raise ValueError(f"algorithm {self.config.algorithm!r} has no coordinator; do not start coordinator_node")
+        self.agent = agent
+        self._configure_transport(transport)
+        parent = parent_namespace(self.get_namespace())
+        for rid in sorted(agent.expected):
+            self._subscribe(AgentState, f"{parent}/robot_{rid}/state",
+                            lambda w: conversions.from_agent_state(w, COORDINATOR))
+        self._pub = self._publisher(CoordinatorBroadcast, "consensus", self.config.num_robots)
+
+    def _publish(self, messages: list[Message]) -> None:
+        stamp = self.get_clock().now().to_msg()
+        for msg in messages:
+            self._pub.publish(conversions.to_coordinator_broadcast(msg, self._next_seq(), stamp))
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point: ``ros2 run distopt_ros coordinator_node --ros-args -r __ns:=/coordinator``."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = CoordinatorNode()
+        rclpy.spin(node)
+    except ValueError as exc:
+        print(f"coordinator_node: invalid parameter: {exc}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Typed, documented, range-checked node parameters shared by robot and coordinator nodes.
+
+The defaults come from :class:`SwarmConfig`, so a YAML file, the launch file, the embedded
+runner and the simulator all mean the same thing by each name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.node import Node
+
+from distopt_ros.core.graphs import TOPOLOGIES
+from distopt_ros.core.scenario import ALGORITHMS, SwarmConfig
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One declared parameter: default, description and (optional) numeric range."""
+
+    name: str
+    default: Any
+    description: str
+    low: float | None = None
+    high: float | None = None
+
+
+_DESCRIPTIONS = {
+    "algorithm": f"Algorithm: {'; '.join(f'{k} = {v}' for k, v in ALGORITHMS.items())}",
+    "num_robots": "Number of robots in the swarm (>= 2)",
+    "topology": f"Communication graph: {', '.join(TOPOLOGIES)}",
+    "seed": "Seed of the scenario data and of random topologies",
+    "dim": "Dimension of the decision variable (2 = planar target position)",
+    "rho": "ADMM penalty (> 0)",
+    "alpha": "Relaxation of edge ADMM, in (0, 1); 0.5 = standard ADMM",
+    "max_iterations": "Iteration cap",
+    "tolerance": "Stopping tolerance (0 = run to max_iterations)",
+    "stop_patience": "Rounds the whole swarm must stay within tolerance before stopping",
+}
+_RANGES: dict[str, tuple[float, float]] = {
+    "num_robots": (2, 100_000), "seed": (0, 2**31 - 1), "dim": (1, 1000),
+    "rho": (0.0, 1e9), "alpha": (0.0, 1.0), "max_iterations": (1, 10**9),
+    "tolerance": (0.0, 1.0), "stop_patience": (1, 10_000),
+}
+
+SWARM_PARAMETERS: tuple[ParamSpec, ...] = tuple(
+    ParamSpec(f.name, f.default, _DESCRIPTIONS[f.name], *_RANGES.get(f.name, (None, None)))
+    for f in fields(SwarmConfig)
+)
+TRANSPORT_PARAMETERS: tuple[ParamSpec, ...] = (
+    ParamSpec("qos_reliability", "reliable", "Algorithm topics: reliable or best_effort"),
+    ParamSpec("qos_depth", 10, "History depth of algorithm topics", 1, 10_000),
+    ParamSpec("qos_durability", "volatile", "Algorithm topics: volatile or transient_local"),
+    ParamSpec("status_period", 0.5, "Seconds between status messages", 0.01, 3600.0),
+    ParamSpec("startup_timeout", 30.0, "Seconds to wait for all peers to be discovered", 0.1, 3600.0),
+)
+
+
+def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
+    desc = ParameterDescriptor(description=spec.description)
+    if spec.low is not None and spec.high is not None:
+        if isinstance(spec.default, int) and not isinstance(spec.default, bool):
+            desc.integer_range = [IntegerRange(from_value=int(spec.low), to_value=int(spec.high), step=1)]
+        else:
+            desc.floating_point_range = [
+                FloatingPointRange(from_value=float(spec.low), to_value=float(spec.high), step=0.0)]
+    return desc
+
+
+def declare(node: Node, specs: tuple[ParamSpec, ...]) -> dict[str, Any]:
+    """Declare ``specs`` on ``node`` and return their values.
+
+    A value outside its declared range raises ValueError naming the parameter.
+    """
+    values: dict[str, Any] = {}
+    for spec in specs:
+        try:
+            param = node.declare_parameter(spec.name, spec.default, _descriptor(spec))
+        except Exception as exc:  # rclpy raises InvalidParameterValueException / type errors
+            raise ValueError(f"parameter {spec.name}: {exc}") from None
+        values[spec.name] = param.value
+    return values
+
+
+def declare_swarm(node: Node) -> tuple[SwarmConfig, dict[str, Any]]:
+    """Declare all scenario and transport parameters; return the validated config and transport values."""
+    cfg = SwarmConfig.from_mapping(declare(node, SWARM_PARAMETERS))
+    transport = declare(node, TRANSPORT_PARAMETERS)
+    return cfg, transport

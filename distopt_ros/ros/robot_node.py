@@ -1,0 +1,91 @@
+"""Robot node: one swarm member running its agent over ROS 2 topics.
+
+Topics (``<ns>`` is the node's namespace, ``robot_<i>``; ``<parent>`` its parent namespace):
+
+* edge algorithms (``radmm``): publishes ``<ns>/edge_to_<j>`` per neighbour ``j`` and
+  subscribes to ``<parent>/robot_<j>/edge_to_<i>`` (``distopt_ros/msg/AgentState``);
+* star algorithms (``admm``): publishes ``<ns>/state`` and subscribes to
+  ``<parent>/coordinator/consensus`` (``distopt_ros/msg/CoordinatorBroadcast``);
+* ``<ns>/status`` (``RobotStatus``, transient local) for monitors.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import rclpy
+from rcl_interfaces.msg import IntegerRange, ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+
+from distopt_ros.core.messages import COORDINATOR, Message
+from distopt_ros.core.scenario import make_agent
+from distopt_ros.msg import AgentState, CoordinatorBroadcast
+from distopt_ros.ros import conversions
+from distopt_ros.ros.agent_node import AgentNode
+from distopt_ros.ros.params import declare_swarm
+
+
+def parent_namespace(namespace: str) -> str:
+    """``/a/robot_3`` -> ``/a``; ``/robot_3`` -> ``""`` (so topics join as ``{parent}/...``)."""
+    return namespace.rstrip("/").rsplit("/", 1)[0]
+
+
+class RobotNode(AgentNode):
+    """Hosts the agent of robot ``robot_id``, built from the declared scenario parameters."""
+
+    def __init__(self, node_name: str = "robot_node", record: bool = False, **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        rid = self.declare_parameter(
+            "robot_id", 0,
+            ParameterDescriptor(description="This robot's id in [0, num_robots)",
+                                integer_range=[IntegerRange(from_value=0, to_value=100_000, step=1)]),
+        ).value
+        self.config, transport = declare_swarm(self)
+        self.agent = make_agent(self.config, int(rid), record=record)
+        self.robot_id = int(rid)
+        self._configure_transport(transport)
+        parent = parent_namespace(self.get_namespace())
+        self._edge_pubs = {}
+        self._state_pub = None
+        for sender in sorted(self.agent.expected):
+            if sender == COORDINATOR:
+                self._subscribe(CoordinatorBroadcast, f"{parent}/coordinator/consensus",
+                                conversions.from_coordinator_broadcast)
+                self._state_pub = self._publisher(AgentState, "state", 1)
+            else:
+                self._subscribe(AgentState, f"{parent}/robot_{sender}/edge_to_{self.robot_id}",
+                                lambda w: conversions.from_agent_state(w, self.robot_id))
+                self._edge_pubs[sender] = self._publisher(AgentState, f"edge_to_{sender}", 1)
+        self.get_logger().info(
+            f"robot {self.robot_id}: {self.config.algorithm}, {self.config.topology} "
+            f"(peers {sorted(self.agent.expected)}), rho={self.config.rho}")
+
+    def _publish(self, messages: list[Message]) -> None:
+        stamp = self.get_clock().now().to_msg()
+        for msg in messages:
+            pub = self._state_pub if msg.receiver == COORDINATOR else self._edge_pubs[msg.receiver]
+            pub.publish(conversions.to_agent_state(msg, self._next_seq(), stamp))
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point: ``ros2 run distopt_ros robot_node --ros-args -p robot_id:=0 ...``."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = RobotNode()
+        rclpy.spin(node)
+    except ValueError as exc:
+        print(f"robot_node: invalid parameter: {exc}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

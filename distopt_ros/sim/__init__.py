@@ -1,0 +1,1 @@
+"""In-process simulator: runs agent objects without ROS."""

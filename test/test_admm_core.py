@@ -1,0 +1,157 @@
+"""Consensus ADMM agents in the simulator: golden values, convergence, stopping, bad input."""
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize
+
+from distopt_ros.core.algorithms.admm import ConsensusADMMAgent, ConsensusADMMCoordinator, RelaxedADMMAgent
+from distopt_ros.core.graphs import make_graph
+from distopt_ros.core.messages import COORDINATOR, Message
+from distopt_ros.core.problems import QuadraticObjective, target_fusion_problem
+from distopt_ros.core.scenario import SwarmConfig, make_problem, make_swarm
+from distopt_ros.sim.simulator import simulate
+
+A = [1.0, 2.0, 3.0, 4.0]
+C = [4.0, 1.0, 2.0, -1.0]
+
+
+def t1_objectives():
+    """Test problem T1 of ALGORITHMS.md section 0 (x* = 0.8)."""
+    return [QuadraticObjective(np.array([[a]]), np.array([c])) for a, c in zip(A, C, strict=True)]
+
+
+def test_relaxed_admm_golden_iterates_section_8_2():
+    objs = t1_objectives()
+    g = make_graph("path", 4)
+    agents = {i: RelaxedADMMAgent(i, objs[i], g.neighbors(i), rho=1.0, alpha=0.5, max_iterations=2, record=True)
+              for i in range(4)}
+    res = simulate(agents)
+    x = np.array([res.trajectories[i][:, 0] for i in range(4)]).T
+    np.testing.assert_allclose(x[0], [2, 0.5, 1.2, -0.8], atol=1e-12)
+    np.testing.assert_allclose(x[1], [2.25, 1.3, 1.14, -0.56], atol=1e-12)
+    np.testing.assert_allclose(x[2], [2.275, 1.6225, 1.078, -0.372], atol=1e-12)
+
+
+def test_relaxed_admm_error_at_100_iterations_section_8_2():
+    objs = t1_objectives()
+    g = make_graph("path", 4)
+    for alpha, expected in ((0.5, 2.9e-6), (0.8, 2.9e-10)):
+        agents = {i: RelaxedADMMAgent(i, objs[i], g.neighbors(i), 1.0, alpha, max_iterations=100) for i in range(4)}
+        res = simulate(agents)
+        err = res.max_error(np.array([0.8]))
+        assert expected / 3 < err < expected * 3
+
+
+def test_global_admm_golden_iterates_section_7():
+    objs = t1_objectives()
+    agents = {i: ConsensusADMMAgent(i, objs[i], rho=1.0, max_iterations=3, record=True) for i in range(4)}
+    agents[COORDINATOR] = ConsensusADMMCoordinator(4, 1, rho=1.0, max_iterations=3, record=True)
+    res = simulate(agents)
+    np.testing.assert_allclose(res.trajectories[COORDINATOR][1:, 0], [0.841667, 1.022431, 1.013003], atol=1e-6)
+    x = np.array([res.trajectories[i][:, 0] for i in range(4)]).T
+    np.testing.assert_allclose(x[0], [2, 0.666667, 1.5, -0.8], atol=1e-6)
+    np.testing.assert_allclose(x[1], [1.841667, 1.005556, 1.545833, -0.303333], atol=1e-6)
+    np.testing.assert_allclose(x[2], [1.522431, 1.071435, 1.460174, -0.002028], atol=1e-6)
+    assert abs(sum(float(agents[i].y[0]) for i in range(4))) < 1e-12
+
+
+@pytest.mark.parametrize("algorithm", ["radmm", "admm"])
+@pytest.mark.parametrize("num_robots,topology,seed", [
+    (2, "path", 0), (4, "ring", 1), (5, "star", 2), (8, "ring", 7), (9, "grid", 3),
+    (12, "random_geometric", 4), (16, "erdos_renyi", 5), (6, "complete", 6),
+])
+def test_reaches_closed_form_optimum(algorithm, num_robots, topology, seed):
+    cfg = SwarmConfig(algorithm=algorithm, num_robots=num_robots, topology=topology, seed=seed,
+                      max_iterations=20_000, tolerance=1e-12)
+    res = simulate(make_swarm(cfg))
+    optimum = make_problem(cfg).centralized_optimum()
+    assert res.converged
+    assert res.max_error(optimum, list(range(num_robots))) < 1e-8
+
+
+def test_closed_form_matches_numerical_solve():
+    problem, truth = target_fusion_problem(6, seed=11, dim=3)
+    closed = problem.centralized_optimum()
+    numeric = minimize(problem.value, np.zeros(3), method="BFGS", options={"gtol": 1e-12}).x
+    np.testing.assert_allclose(closed, numeric, atol=1e-6)
+    assert np.linalg.norm(closed - truth) < 3.0  # the fused estimate is near the truth
+
+
+def test_decentralized_stop_is_swarm_wide_and_within_diameter():
+    cfg = SwarmConfig(algorithm="radmm", num_robots=10, topology="path", seed=3,
+                      max_iterations=50_000, tolerance=1e-9)
+    agents = make_swarm(cfg)
+    res = simulate(agents)
+    its = [res.iterations[i] for i in range(10)]
+    assert all(agents[i].converged for i in range(10))
+    assert max(its) < 50_000
+    assert max(its) - min(its) <= 9  # the stop flood needs at most diameter rounds
+
+
+def test_iteration_cap_stops_everyone():
+    cfg = SwarmConfig(algorithm="radmm", num_robots=6, max_iterations=7, tolerance=0.0)
+    res = simulate(make_swarm(cfg))
+    assert set(res.iterations.values()) == {7}
+    assert not res.converged
+
+
+def test_same_seed_same_run_different_seed_different_data():
+    cfg = SwarmConfig(num_robots=6, seed=5, max_iterations=40, tolerance=0.0)
+    r1 = simulate(make_swarm(cfg, record=True))
+    r2 = simulate(make_swarm(cfg, record=True))
+    for i in range(6):
+        assert np.array_equal(r1.trajectories[i], r2.trajectories[i])
+    r3 = simulate(make_swarm(cfg.with_overrides(seed=6), record=True))
+    assert not np.array_equal(r1.trajectories[0], r3.trajectories[0])
+
+
+@pytest.mark.parametrize("field,value,needle", [
+    ("rho", 0.0, "rho"), ("rho", -1.0, "rho"), ("alpha", 1.0, "alpha"),
+    ("topology", "hypercube", "topology"), ("num_robots", 1, "num_robots"),
+    ("algorithm", "magic", "algorithm"), ("max_iterations", 0, "max_iterations"),
+    ("tolerance", float("nan"), "tolerance"),
+])
+def test_bad_parameters_are_refused_by_name(field, value, needle):
+    with pytest.raises(ValueError, match=needle):
+        SwarmConfig(**{field: value})
+
+
+def test_bad_problem_data_refused_by_name():
+    with pytest.raises(ValueError, match="mean"):
+        QuadraticObjective(np.eye(2), np.array([1.0, np.nan]))
+    with pytest.raises(ValueError, match="precision"):
+        QuadraticObjective(np.eye(3), np.array([1.0, 2.0]))
+    with pytest.raises(ValueError, match="covariance"):
+        QuadraticObjective.from_covariance([0.0, 0.0], np.array([[1.0, 0.0], [0.0, -1.0]]))
+
+
+def _edge(sender, receiver, iteration, consensus, primal=None, **kw):
+    return Message(sender=sender, receiver=receiver, iteration=iteration, algorithm="radmm", kind="edge",
+                   dim=len(consensus), primal=consensus if primal is None else primal,
+                   consensus=consensus, **kw)
+
+
+def test_bad_messages_are_rejected_and_leave_state_untouched():
+    objs = t1_objectives()
+    agent = RelaxedADMMAgent(1, objs[1], [0, 2], rho=1.0, alpha=0.5, max_iterations=10)
+    x0 = agent.x.copy()
+    cases = {
+        "unknown_sender": _edge(3, 1, 0, [1.0]),
+        "wrong_receiver": _edge(0, 2, 0, [1.0]),
+        "wrong_dimension": _edge(0, 1, 0, [1.0, 2.0], primal=[1.0]),
+        "non_finite": _edge(0, 1, 0, [float("nan")]),
+        "too_early": _edge(0, 1, 9, [1.0]),
+        "wrong_algorithm": Message(sender=0, receiver=1, iteration=0, algorithm="admm", kind="edge", dim=1,
+                                   primal=[1.0], consensus=[1.0]),
+    }
+    for reason, msg in cases.items():
+        assert agent.receive(msg) == reason
+    assert not agent.ready()
+    assert agent.receive(_edge(0, 1, 0, [1.0])) is None
+    assert agent.receive(_edge(0, 1, 0, [5.0])) == "duplicate"
+    assert agent.receive(_edge(2, 1, 0, [1.0])) is None
+    assert np.array_equal(agent.x, x0)
+    agent.step()
+    assert agent.receive(_edge(0, 1, 0, [1.0])) == "stale"
+    assert sum(agent.stats.rejected.values()) == 8
+    assert agent.stats.received == 2

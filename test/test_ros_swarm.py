@@ -1,0 +1,133 @@
+"""ROS 2 integration: real nodes, real DDS (localhost), the colcon-built message types."""
+
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.ros
+
+FAST = {"status_period": 0.2}
+
+
+def _run(params, domain_id, **kw):
+    from distopt_ros.ros.runner import run_swarm
+
+    return run_swarm({**FAST, **params}, progress=False, domain_id=domain_id, timeout=kw.pop("timeout", 90.0), **kw)
+
+
+def test_decentralized_swarm_converges_over_dds(domain_id):
+    report = _run({"algorithm": "radmm", "num_robots": 5, "topology": "ring", "seed": 3,
+                   "max_iterations": 2000, "tolerance": 1e-10}, domain_id)
+    assert report.finished and report.converged
+    assert len(report.statuses) == 5
+    for status in report.statuses.values():
+        assert np.linalg.norm(status["estimate"] - report.optimum) < 1e-6
+        assert status["messages_received"] > 0 and status["rejections"] == {}
+
+
+def test_star_swarm_with_coordinator_converges_over_dds(domain_id):
+    report = _run({"algorithm": "admm", "num_robots": 4, "seed": 1, "max_iterations": 2000,
+                   "tolerance": 1e-10}, domain_id)
+    assert report.finished and report.converged
+    for status in report.statuses.values():
+        assert np.linalg.norm(status["estimate"] - report.optimum) < 1e-6
+
+
+@pytest.mark.parametrize("algorithm,topology", [("radmm", "grid"), ("admm", "star")])
+def test_ros_iterates_equal_simulator_iterates(domain_id, algorithm, topology):
+    from distopt_ros.core.scenario import SwarmConfig, make_swarm
+    from distopt_ros.sim.simulator import simulate
+
+    params = {"algorithm": algorithm, "num_robots": 4, "topology": topology, "seed": 9,
+              "max_iterations": 60, "tolerance": 0.0}
+    report = _run(params, domain_id, record=True)
+    assert report.finished
+    sim = simulate(make_swarm(SwarmConfig.from_mapping(params), record=True))
+    ros_traj = {node.agent.agent_id: np.array(node.agent.trajectory) for node in report.nodes}
+    assert set(ros_traj) == set(sim.trajectories)
+    for aid, traj in sim.trajectories.items():
+        assert traj.shape == ros_traj[aid].shape
+        assert np.array_equal(traj, ros_traj[aid]), f"agent {aid} iterates differ"
+
+
+def test_one_process_per_robot(domain_id):
+    report = _run({"algorithm": "radmm", "num_robots": 4, "topology": "path", "seed": 2,
+                   "max_iterations": 3000, "tolerance": 1e-10}, domain_id, mode="multi", timeout=120.0)
+    assert report.finished and report.converged
+    assert report.max_error < 1e-6
+
+
+@pytest.mark.parametrize("override,needle", [
+    ("rho:=0.0", "rho"), ("rho:=-2.0", "rho"), ("topology:=hypercube", "topology"), ("num_robots:=1", "num_robots"),
+])
+def test_runner_refuses_bad_parameters_by_name(override, needle):
+    proc = subprocess.run([sys.executable, "-m", "distopt_ros.ros.runner", "-p", override, "--timeout", "5"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert needle in proc.stderr and "error" in proc.stderr
+
+
+def test_robot_node_refuses_out_of_range_parameter_by_name():
+    proc = subprocess.run([sys.executable, "-m", "distopt_ros.ros.robot_node", "--ros-args",
+                           "-p", "alpha:=1.5"], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "ROS_DOMAIN_ID": "201"})
+    assert proc.returncode == 2
+    assert "alpha" in proc.stderr
+
+
+def test_malformed_and_foreign_messages_are_rejected_without_touching_state(domain_id):
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.parameter import Parameter
+
+    from distopt_ros.msg import AgentState
+    from distopt_ros.ros.robot_node import RobotNode
+
+    context = Context()
+    rclpy.init(context=context, domain_id=domain_id)
+    try:
+        params = [Parameter("algorithm", value="radmm"), Parameter("num_robots", value=3),
+                  Parameter("topology", value="path"), Parameter("robot_id", value=1)]
+        robot = RobotNode(namespace="robot_1", context=context, parameter_overrides=params)
+        peer = rclpy.create_node("fake_robot_0", context=context)
+        pub = peer.create_publisher(AgentState, "/robot_0/edge_to_1", robot.qos)
+        ex = SingleThreadedExecutor(context=context)
+        ex.add_node(robot)
+        ex.add_node(peer)
+        deadline = time.time() + 20
+        while pub.get_subscription_count() < 1 and time.time() < deadline:
+            ex.spin_once(timeout_sec=0.05)
+        x0 = robot.agent.x.copy()
+
+        def send(seq, **fields):
+            m = AgentState(sender_id=0, receiver_id=1, iteration=0, seq=seq, algorithm="radmm",
+                           kind="edge", dim=2)
+            m.primal = [0.0, 0.0]
+            m.consensus = [1.0, 1.0]
+            for k, v in fields.items():
+                setattr(m, k, v)
+            pub.publish(m)
+
+        send(1, consensus=[float("nan"), 1.0])       # non-finite
+        send(2, consensus=[1.0, 2.0, 3.0])           # wrong dimension
+        send(3, sender_id=7)                         # unknown sender on this edge
+        send(4, algorithm="admm")                    # wrong algorithm
+        send(4)                                      # duplicate sequence number
+        send(5, iteration=50)                        # far in the future
+        deadline = time.time() + 10
+        while sum(robot.rejections().values()) < 6 and time.time() < deadline:
+            ex.spin_once(timeout_sec=0.05)
+        rej = robot.rejections()
+        assert rej == {"non_finite": 1, "wrong_dimension": 1, "unknown_sender": 1, "wrong_algorithm": 1,
+                       "duplicate_seq": 1, "too_early": 1}
+        assert robot.agent.iteration == 0 and np.array_equal(robot.agent.x, x0)
+        ex.shutdown()
+        robot.destroy_node()
+        peer.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=context)
