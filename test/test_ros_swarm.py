@@ -131,3 +131,51 @@ def test_malformed_and_foreign_messages_are_rejected_without_touching_state(doma
         peer.destroy_node()
     finally:
         rclpy.try_shutdown(context=context)
+
+
+def test_live_retuning_validates_and_applies(domain_id):
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.parameter import Parameter
+
+    from distopt_ros.ros.robot_node import RobotNode
+
+    context = Context()
+    rclpy.init(context=context, domain_id=domain_id)
+    try:
+        robot = RobotNode(namespace="robot_0", context=context,
+                          parameter_overrides=[Parameter("num_robots", value=3), Parameter("robot_id", value=0)])
+        bad = robot.set_parameters([Parameter("rho", value=-1.0)])[0]
+        assert not bad.successful and "rho" in bad.reason
+        assert robot.agent.rho == 1.0
+        fixed = robot.set_parameters([Parameter("num_robots", value=5)])[0]
+        assert not fixed.successful and "num_robots" in fixed.reason
+        ok = robot.set_parameters([Parameter("rho", value=2.5), Parameter("alpha", value=0.7)])
+        assert all(r.successful for r in ok)
+        assert robot.agent.rho == 2.5 and robot.agent.alpha == 0.7
+        robot.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=context)
+
+
+def test_retuned_swarm_still_reaches_the_optimum(domain_id):
+    """Change rho and alpha on every robot mid-run (as `ros2 param set` would)."""
+    from rclpy.parameter import Parameter
+
+    from distopt_ros.ros import runner
+
+    changed = []
+
+    def retune(nodes, statuses):
+        if not changed and statuses and min(s["iteration"] for s in statuses.values()) >= 5:
+            for node in nodes:
+                res = node.set_parameters([Parameter("rho", value=0.6), Parameter("alpha", value=0.7)])
+                assert all(r.successful for r in res)
+            changed.append(True)
+
+    report = runner.run_swarm({**FAST, "algorithm": "radmm", "num_robots": 5, "topology": "ring", "seed": 4,
+                               "max_iterations": 5000, "tolerance": 1e-10}, progress=False,
+                              domain_id=domain_id, timeout=90.0, on_tick=retune)
+    assert changed and report.converged
+    assert report.max_error < 1e-6
+    assert all(node.agent.rho == 0.6 for node in report.nodes)

@@ -29,6 +29,8 @@ class AgentStats:
     sent: int = 0
     received: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
+    ignored_after_stop: int = 0
+    """Valid-looking messages that arrived after this agent stopped (the stop flood's tail)."""
 
 
 class Agent:
@@ -70,7 +72,14 @@ class Agent:
         return self._send(self._outgoing())
 
     def receive(self, msg: Message) -> str | None:
-        """Buffer ``msg`` for its round; returns the rejection reason, or None if accepted."""
+        """Buffer ``msg`` for its round; returns the rejection reason, or None if accepted.
+
+        After the agent has stopped, messages are ignored (reason ``after_stop``) but not
+        counted as rejections: neighbours legitimately send one last round.
+        """
+        if self.done:
+            self.stats.ignored_after_stop += 1
+            return "after_stop"
         reason = self._check(msg)
         if reason is not None:
             self.stats.rejected[reason] += 1
@@ -116,6 +125,20 @@ class Agent:
         """The agent's current answer to the global problem."""
         raise NotImplementedError
 
+    # ------------------------------------------------------------------ live tuning
+    tunable: tuple[str, ...] = ()
+    """Parameters that may change while running (applied from the next round on)."""
+
+    def set_parameter(self, name: str, value: float) -> None:
+        """Change a tunable parameter; ValueError (naming it) if not tunable or out of range."""
+        if name not in self.tunable:
+            raise ValueError(f"{name} cannot be changed while {self.algorithm} is running"
+                             + (f" (tunable here: {', '.join(self.tunable)})" if self.tunable else ""))
+        self._set_tunable(name, value)
+
+    def _set_tunable(self, name: str, value: float) -> None:
+        raise NotImplementedError
+
     # ------------------------------------------------------------------ helpers
     def request_stop(self) -> None:
         """Called from :meth:`_update`: this step's messages go out flagged done, then stop."""
@@ -133,8 +156,6 @@ class Agent:
         return out
 
     def _check(self, msg: Message) -> str | None:
-        if self.done:
-            return "after_stop"
         sizes = self.expected.get(msg.sender)
         if sizes is None:
             return "unknown_sender"

@@ -13,7 +13,9 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from rclpy.publisher import Publisher
 
 from distopt_ros.core.agent import Agent
@@ -44,6 +46,32 @@ class AgentNode(Node):
         self._start_time = self.get_clock().now()
         self._poll = self.create_timer(0.02, self._tick)
         self._status_timer = self.create_timer(float(transport["status_period"]), self.publish_status)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+    def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        """Live re-tuning (``ros2 param set``): only the agent's tunables, validated first.
+
+        All values are checked before any is applied, so a refused batch changes nothing.
+        """
+        agent = self.agent
+        allowed = ", ".join(agent.tunable) or "none"
+        for p in params:
+            if p.name not in agent.tunable and p.name != "use_sim_time":
+                return SetParametersResult(successful=False, reason=(
+                    f"{p.name} is read at start-up; tunable while running: {allowed}"))
+        previous = {name: getattr(agent, name) for name in agent.tunable}
+        try:
+            for p in params:
+                if p.name in agent.tunable:
+                    agent.set_parameter(p.name, p.value)
+        except (ValueError, TypeError) as exc:
+            for name, value in previous.items():
+                setattr(agent, name, value)
+            return SetParametersResult(successful=False, reason=str(exc))
+        changed = [f"{p.name}={p.value}" for p in params if p.name in agent.tunable]
+        if changed:
+            self.get_logger().info(f"re-tuned {', '.join(changed)} from iteration {agent.iteration}")
+        return SetParametersResult(successful=True)
 
     def _publisher(self, msg_type: type, topic: str, listeners: int) -> Publisher:
         pub = self.create_publisher(msg_type, topic, self.qos)
@@ -84,9 +112,10 @@ class AgentNode(Node):
             return
         reason = self.agent.receive(msg)
         if reason is not None:
-            self.get_logger().warning(
-                f"rejected message on {topic} (iteration {msg.iteration}): {reason}",
-                throttle_duration_sec=5.0)
+            if reason != "after_stop":
+                self.get_logger().warning(
+                    f"rejected message on {topic} (iteration {msg.iteration}): {reason}",
+                    throttle_duration_sec=5.0)
             return
         if self.started:
             self._advance()

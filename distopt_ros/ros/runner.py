@@ -16,9 +16,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 import yaml
@@ -96,8 +97,13 @@ def build_parameters(config_file: str | Path | None, overrides: dict[str, Any]) 
 
 def run_swarm(params: dict[str, Any], mode: str = "single", timeout: float = 120.0,
               progress: bool = True, record: bool = False, domain_id: int | None = None,
-              out=sys.stdout) -> SwarmReport:
-    """Start the swarm described by ``params`` and follow it to the end (or ``timeout``)."""
+              out: TextIO = sys.stdout,
+              on_tick: Callable[[list[Any], dict[int, dict[str, Any]]], None] | None = None) -> SwarmReport:
+    """Start the swarm described by ``params`` and follow it to the end (or ``timeout``).
+
+    ``on_tick(nodes, statuses)`` is called after every executor turn (single-process mode):
+    a hook for scripted interventions such as live re-tuning.
+    """
     cfg = SwarmConfig.from_mapping(params)  # refuses bad parameters before any node starts
     import rclpy
     from rclpy.context import Context
@@ -142,6 +148,8 @@ def run_swarm(params: dict[str, Any], mode: str = "single", timeout: float = 120
         last_print = 0.0
         while time.perf_counter() - started < timeout:
             executor.spin_once(timeout_sec=0.05)
+            if on_tick is not None:
+                on_tick(nodes, statuses)
             done = len(statuses) == cfg.num_robots and all(s["done"] for s in statuses.values())
             now = time.perf_counter() - started
             if progress and (done or now - last_print >= 0.5) and statuses:

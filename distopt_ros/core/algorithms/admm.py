@@ -57,6 +57,7 @@ class ConsensusADMMAgent(Agent):
         return self.x
 
 
+
 class ConsensusADMMCoordinator(Agent):
     """The averaging coordinator of global-form consensus ADMM (ALGORITHMS.md section 7).
 
@@ -86,7 +87,13 @@ class ConsensusADMMCoordinator(Agent):
 
     def _outgoing(self) -> list[Message]:
         # z answers the proposals of the round just consumed, so it carries that round's tag.
-        return [self._message(BROADCAST, "consensus", iteration=self.iteration - 1, consensus=self.z)]
+        return [self._message(BROADCAST, "consensus", iteration=self.iteration - 1, consensus=self.z, rho=self.rho)]
+
+    tunable = ("rho",)
+
+    def _set_tunable(self, name: str, value: float) -> None:
+        # The new penalty goes out with the next z; robots adopt it in the same round.
+        self.rho = positive(value, "rho")
 
     def _update(self, inbox: dict[int, Message]) -> None:
         ids = sorted(inbox)
@@ -165,3 +172,13 @@ class RelaxedADMMAgent(Agent):
 
     def estimate(self) -> np.ndarray:
         return self.x
+
+    tunable = ("rho", "alpha")
+
+    def _set_tunable(self, name: str, value: float) -> None:
+        # Any z is a valid starting point of relaxed ADMM, so a change acts like a warm restart;
+        # set the same value on every robot (per-robot penalties are not covered by section 8.2).
+        if name == "rho":
+            self.rho = positive(value, "rho")
+        else:
+            self.alpha = in_open_interval(value, "alpha", 0.0, 1.0)
