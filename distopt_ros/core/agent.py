@@ -45,6 +45,8 @@ class Agent:
     algorithm: str = ""
     future_window: int = 2
     """How many rounds ahead a message may be and still be buffered."""
+    supports_async: bool = False
+    """True if the algorithm tolerates missing messages and runs on its own clock."""
 
     def __init__(self, agent_id: int, dim: int, expected: dict[int, dict[str, int]],
                  max_iterations: int, record: bool = False) -> None:
@@ -63,6 +65,9 @@ class Agent:
         self._inbox: dict[int, dict[int, Message]] = {}
         self._stop_next = False
         self.stopper: ToleranceStopper | None = None
+        self.asynchronous = False
+        self._latest: dict[int, Message] = {}
+        self._fresh: set[int] = set()
 
     # ------------------------------------------------------------------ protocol
     def start(self) -> list[Message]:
@@ -84,14 +89,38 @@ class Agent:
         if reason is not None:
             self.stats.rejected[reason] += 1
             return reason
-        self._inbox.setdefault(msg.iteration, {})[msg.sender] = msg
+        if self.asynchronous:
+            self._latest[msg.sender] = msg
+            self._fresh.add(msg.sender)
+        else:
+            self._inbox.setdefault(msg.iteration, {})[msg.sender] = msg
         self.stats.received += 1
         return None
+
+    def set_asynchronous(self, on: bool = True) -> None:
+        """Switch to the lossy/asynchronous protocol (before :meth:`start`).
+
+        Instead of waiting for every neighbour's message of the round, the agent keeps the
+        latest message of each sender with a *fresh* flag and steps whenever its driver says
+        so (random activation, a timer, or a round timeout that counts as loss), using only
+        fresh messages once (ALGORITHMS.md section 10.4, ROS 2 note).
+        """
+        if on and not self.supports_async:
+            raise ValueError(f"{self.algorithm} does not support asynchronous/lossy operation")
+        self.asynchronous = on
+
+    def latest(self, sender: int) -> Message | None:
+        """The most recent accepted message of ``sender`` (fresh or already used)."""
+        if not self.asynchronous:
+            return None
+        return self._latest.get(sender)
 
     def ready(self) -> bool:
         """True when every expected sender's message for the current round is here."""
         if self.done:
             return False
+        if self.asynchronous:
+            return True
         got = self._inbox.get(self.iteration, {})
         return all(s in got for s in self.expected)
 
@@ -99,7 +128,11 @@ class Agent:
         """Consume the current round's messages, advance one round, return what to send."""
         if self.done:
             raise RuntimeError(f"agent {self.agent_id} has stopped; it cannot step")
-        inbox = self._inbox.pop(self.iteration, {})
+        if self.asynchronous:
+            inbox = {s: self._latest[s] for s in sorted(self._fresh)}
+            self._fresh.clear()
+        else:
+            inbox = self._inbox.pop(self.iteration, {})
         self._update(inbox)
         self.iteration += 1
         if self.record:
@@ -167,6 +200,13 @@ class Agent:
             return "wrong_dimension"
         if not all(np.all(np.isfinite(getattr(msg, b))) for b in BLOCKS) or not np.isfinite(msg.rho):
             return "non_finite"
+        if self.asynchronous:
+            last = self._latest.get(msg.sender)
+            if last is not None and msg.iteration < last.iteration:
+                return "stale"
+            if last is not None and msg.iteration == last.iteration:
+                return "duplicate"
+            return None
         if msg.iteration < self.iteration:
             return "stale"
         if msg.iteration > self.iteration + self.future_window:

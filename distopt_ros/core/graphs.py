@@ -59,11 +59,10 @@ class Graph:
 
     def metropolis_weights(self) -> np.ndarray:
         """Metropolis-Hastings weights, ALGORITHMS.md section 1.1."""
-        n = self.num_nodes
-        w = np.zeros((n, n))
-        for i, j in self.edges:
-            w[i, j] = w[j, i] = 1.0 / (1.0 + max(self.degree(i), self.degree(j)))
-        w[np.diag_indices(n)] = 1.0 - w.sum(axis=1)
+        w = np.zeros((self.num_nodes, self.num_nodes))
+        for i in range(self.num_nodes):
+            for j, wij in metropolis_row(self, i).items():
+                w[i, j] = wij
         return w
 
 
@@ -114,3 +113,103 @@ def make_graph(topology: str, num_nodes: int, seed: int = 0, radius: float | Non
     else:
         raise ValueError(f"topology must be one of {', '.join(TOPOLOGIES)}; got {topology!r}")
     return Graph(nx.Graph(g))
+
+
+def consensus_rate(weights: np.ndarray) -> float:
+    """``sigma(W) = rho(W - 11^T/N)``: the per-iteration contraction of average consensus (section 4)."""
+    w = np.asarray(weights, dtype=float)
+    n = w.shape[0]
+    return float(np.max(np.abs(np.linalg.eigvals(w - np.ones((n, n)) / n))))
+
+
+def spectral_gap(weights: np.ndarray) -> float:
+    """``1 - sigma(W)``: larger means faster agreement (section 4)."""
+    return 1.0 - consensus_rate(weights)
+
+
+def predicted_consensus_iterations(weights: np.ndarray, initial_error: float, accuracy: float) -> float:
+    """Iterations for average consensus to shrink ``initial_error`` to ``accuracy``: ``ln(eps/e0)/ln(sigma)``."""
+    sigma = consensus_rate(weights)
+    if sigma <= 0:
+        return 1.0
+    return math.log(accuracy / initial_error) / math.log(sigma)
+
+
+def best_laplacian_step(graph: Graph) -> tuple[float, float]:
+    """Best constant step ``eps* = 2/(lambda_2 + lambda_N)`` of ``W = I - eps L`` and its rate (section 4)."""
+    lam = np.sort(np.linalg.eigvalsh(graph.laplacian()))
+    l2, ln = float(lam[1]), float(lam[-1])
+    return 2.0 / (l2 + ln), (ln - l2) / (ln + l2)
+
+
+DIRECTED_TOPOLOGIES = ("directed_ring", "random_strongly_connected")
+
+
+@dataclass(frozen=True)
+class Digraph:
+    """A directed, strongly connected communication graph (edge ``i -> j``: i can send to j)."""
+
+    nx_graph: nx.DiGraph
+
+    def __post_init__(self) -> None:
+        g = self.nx_graph
+        if not g.is_directed():
+            raise ValueError("graph must be directed for a Digraph")
+        if sorted(g.nodes) != list(range(g.number_of_nodes())):
+            raise ValueError("graph nodes must be the integers 0..n-1")
+        if nx.number_of_selfloops(g):
+            raise ValueError("graph must not have self-loops")
+        if g.number_of_nodes() > 1 and not nx.is_strongly_connected(g):
+            parts = nx.number_strongly_connected_components(g)
+            raise ValueError(f"graph must be strongly connected, it has {parts} strongly connected components")
+
+    @property
+    def num_nodes(self) -> int:
+        return self.nx_graph.number_of_nodes()
+
+    def out_neighbors(self, i: int) -> tuple[int, ...]:
+        return tuple(sorted(self.nx_graph.successors(i)))
+
+    def in_neighbors(self, i: int) -> tuple[int, ...]:
+        return tuple(sorted(self.nx_graph.predecessors(i)))
+
+    @property
+    def edges(self) -> tuple[tuple[int, int], ...]:
+        return tuple(sorted(self.nx_graph.edges))
+
+    def diameter(self) -> int:
+        """Longest shortest directed path (what finite-time max/min consensus needs, section 11.4)."""
+        return int(nx.diameter(self.nx_graph)) if self.num_nodes > 1 else 0
+
+
+def make_digraph(topology: str, num_nodes: int, seed: int = 0, edge_probability: float | None = None) -> Digraph:
+    """A named directed topology: ``directed_ring`` or ``random_strongly_connected``.
+
+    The random digraph is a directed ring through a seeded random permutation (which makes
+    it strongly connected) plus each other ordered pair with ``edge_probability``.
+    """
+    n = at_least(num_nodes, "num_nodes", 2)
+    g = nx.DiGraph()
+    g.add_nodes_from(range(n))
+    if topology == "directed_ring":
+        g.add_edges_from((i, (i + 1) % n) for i in range(n))
+    elif topology == "random_strongly_connected":
+        p = edge_probability if edge_probability is not None else min(1.0, 1.5 * math.log(n) / n)
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"edge_probability must be in [0, 1], got {p}")
+        rng = np.random.default_rng(seed)
+        perm = rng.permutation(n)
+        g.add_edges_from((int(perm[k]), int(perm[(k + 1) % n])) for k in range(n))
+        extra = rng.random((n, n)) < p
+        g.add_edges_from((i, j) for i in range(n) for j in range(n) if i != j and extra[i, j])
+    else:
+        raise ValueError(f"topology must be one of {', '.join(DIRECTED_TOPOLOGIES)}; got {topology!r}")
+    return Digraph(g)
+
+
+def metropolis_row(graph: Graph, i: int) -> dict[int, float]:
+    """Agent ``i``'s row of the Metropolis weights, from degrees it knows (section 1.1)."""
+    di = graph.degree(i)
+    row = {j: 1.0 / (1.0 + max(di, graph.degree(j))) for j in graph.neighbors(i)}
+    row[i] = 1.0 - sum(row.values())
+    return row

@@ -1,26 +1,36 @@
-"""Synchronous in-process simulator for agent state machines.
+"""In-process simulator for agent state machines.
 
-It routes every message an agent emits to its receiver (or, for broadcasts, to every agent
-that expects messages from the sender), then steps every agent whose round is complete,
-in id order. Delivery is lossless and in order, which makes a run a deterministic function
-of the agents' construction, and the reference that a lossless ROS run must reproduce.
+Two drivers over the same agents:
+
+* lossless synchronous (default): every message is delivered, and an agent steps as soon
+  as its round is complete, in id order. A run is a deterministic function of the agents'
+  construction, and the reference a lossless ROS run must reproduce bit for bit;
+* a :class:`~distopt_ros.core.network.NetworkModel`: time advances in ticks; at each tick
+  every awake agent (activation probability) steps with whatever has arrived, and each
+  message may be lost (Bernoulli or Gilbert-Elliott), delayed or quantized. Agents switch
+  to their asynchronous protocol (latest message per neighbour, used once).
+
+Both count messages and bits per agent and can record, per round, the error to a known
+optimum and the consensus residual. Nothing is printed.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from distopt_ros.core.agent import Agent
 from distopt_ros.core.messages import BROADCAST, Message
+from distopt_ros.core.network import NetworkModel
 
 
 @dataclass
 class SimResult:
-    """Outcome of a simulated run (arrays and counters; nothing is printed)."""
+    """Outcome of a simulated run (arrays and counters)."""
 
     estimates: dict[int, np.ndarray]
     iterations: dict[int, int]
@@ -30,31 +40,112 @@ class SimResult:
     messages_delivered: int
     wall_time: float
     trajectories: dict[int, np.ndarray]
+    messages_dropped: int = 0
+    bits_sent: int = 0
+    sent_per_agent: dict[int, int] = field(default_factory=dict)
+    bits_per_agent: dict[int, int] = field(default_factory=dict)
+    error_history: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    residual_history: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    extra_history: dict[str, np.ndarray] = field(default_factory=dict)
 
     def max_error(self, optimum: np.ndarray, ids: list[int] | None = None) -> float:
         """Largest distance of an agent's estimate to ``optimum``."""
         keys = ids if ids is not None else list(self.estimates)
         return max(float(np.linalg.norm(self.estimates[i] - optimum)) for i in keys)
 
+    def rounds_to(self, accuracy: float) -> int | None:
+        """First recorded round whose error is <= ``accuracy`` (None if never)."""
+        hit = np.nonzero(self.error_history <= accuracy)[0]
+        return int(hit[0]) if hit.size else None
 
-def simulate(agents: Mapping[int, Agent], max_rounds: int = 100_000) -> SimResult:
-    """Run the agents to completion (all done, or nothing left to do) and collect the result."""
-    listeners: dict[int, list[int]] = {}
-    for aid, agent in agents.items():
-        for sender in agent.expected:
-            listeners.setdefault(sender, []).append(aid)
+
+class _Recorder:
+    """Per-round error/residual (and user metrics) of the tracked agents."""
+
+    def __init__(self, agents: Mapping[int, Agent], optimum: np.ndarray | None, ids: list[int],
+                 metrics: Mapping[str, Callable[[Mapping[int, Agent]], float]] | None) -> None:
+        self.agents, self.optimum, self.ids = agents, optimum, ids
+        self.metrics = dict(metrics or {})
+        self.errors: list[float] = []
+        self.residuals: list[float] = []
+        self.extra: dict[str, list[float]] = defaultdict(list)
+
+    def __call__(self) -> None:
+        est = np.array([np.asarray(self.agents[i].estimate(), dtype=float).reshape(-1) for i in self.ids])
+        if self.optimum is not None:
+            self.errors.append(float(np.max(np.linalg.norm(est - self.optimum.reshape(-1), axis=1))))
+        self.residuals.append(float(np.max(np.linalg.norm(est - est.mean(axis=0), axis=1))))
+        for name, fn in self.metrics.items():
+            self.extra[name].append(float(fn(self.agents)))
+
+    def fill(self, result: SimResult) -> None:
+        result.error_history = np.array(self.errors)
+        result.residual_history = np.array(self.residuals)
+        result.extra_history = {k: np.array(v) for k, v in self.extra.items()}
+
+
+def _listeners(agents: Mapping[int, Agent]) -> dict[int, list[int]]:
+    out: dict[int, list[int]] = {}
+    for aid in sorted(agents):
+        for sender in agents[aid].expected:
+            out.setdefault(sender, []).append(aid)
+    return out
+
+
+def simulate(agents: Mapping[int, Agent], max_rounds: int = 100_000, network: NetworkModel | None = None,
+             optimum: np.ndarray | None = None, track: list[int] | None = None,
+             metrics: Mapping[str, Callable[[Mapping[int, Agent]], float]] | None = None) -> SimResult:
+    """Run the agents to completion (all done, nothing left to do, or ``max_rounds``).
+
+    ``optimum`` (with ``track``, the ids whose estimates count; default all agents with
+    id >= 0) enables the per-round error history; ``metrics`` adds named per-round values.
+    """
+    ids = track if track is not None else sorted(a for a in agents if a >= 0)
+    recorder = _Recorder(agents, optimum, ids, metrics)
+    if network is None or (network.lossless_synchronous and network.quantizer is None):
+        return _simulate_sync(agents, max_rounds, recorder)
+    return _simulate_ticks(agents, max_rounds, network, recorder)
+
+
+def _result(agents: Mapping[int, Agent], rounds: int, sent: dict[int, int], bits: dict[int, int],
+            delivered: int, dropped: int, started: float, recorder: _Recorder) -> SimResult:
+    res = SimResult(
+        estimates={aid: np.array(a.estimate(), dtype=float) for aid, a in agents.items()},
+        iterations={aid: a.iteration for aid, a in agents.items()},
+        converged=all(a.converged for a in agents.values()),
+        rounds=rounds,
+        messages_sent=sum(sent.values()),
+        messages_delivered=delivered,
+        wall_time=time.perf_counter() - started,
+        trajectories={aid: np.array(a.trajectory) for aid, a in agents.items() if a.trajectory},
+        messages_dropped=dropped,
+        bits_sent=sum(bits.values()),
+        sent_per_agent=dict(sent),
+        bits_per_agent=dict(bits),
+    )
+    recorder.fill(res)
+    return res
+
+
+def _simulate_sync(agents: Mapping[int, Agent], max_rounds: int, recorder: _Recorder) -> SimResult:
+    listeners = _listeners(agents)
     order = sorted(agents)
     started = time.perf_counter()
+    sent: dict[int, int] = defaultdict(int)
+    bits: dict[int, int] = defaultdict(int)
     queue: list[Message] = [m for aid in order for m in agents[aid].start()]
-    sent = len(queue)
-    delivered = 0
-    rounds = 0
-    while rounds < max_rounds:
+    delivered = rounds = 0
+    recorder()
+    while True:
         for msg in queue:
+            sent[msg.sender] += 1
+            bits[msg.sender] += 64 * msg.floats
             targets = listeners.get(msg.sender, []) if msg.receiver == BROADCAST else [msg.receiver]
             for t in targets:
                 if t in agents and agents[t].receive(msg) is None:
                     delivered += 1
+        if rounds >= max_rounds:
+            break
         queue = []
         stepped = False
         for aid in order:
@@ -62,17 +153,50 @@ def simulate(agents: Mapping[int, Agent], max_rounds: int = 100_000) -> SimResul
             if agent.ready():
                 queue.extend(agent.step())
                 stepped = True
-        sent += len(queue)
         if not stepped:
             break
         rounds += 1
-    return SimResult(
-        estimates={aid: a.estimate().copy() for aid, a in agents.items()},
-        iterations={aid: a.iteration for aid, a in agents.items()},
-        converged=all(a.converged for a in agents.values()),
-        rounds=rounds,
-        messages_sent=sent,
-        messages_delivered=delivered,
-        wall_time=time.perf_counter() - started,
-        trajectories={aid: np.array(a.trajectory) for aid, a in agents.items() if a.trajectory},
-    )
+        recorder()
+    return _result(agents, rounds, sent, bits, delivered, 0, started, recorder)
+
+
+def _simulate_ticks(agents: Mapping[int, Agent], max_ticks: int, network: NetworkModel,
+                    recorder: _Recorder) -> SimResult:
+    listeners = _listeners(agents)
+    order = sorted(agents)
+    for aid in order:
+        agents[aid].set_asynchronous(True)
+    started = time.perf_counter()
+    sent: dict[int, int] = defaultdict(int)
+    bits: dict[int, int] = defaultdict(int)
+    in_flight: dict[int, list[tuple[int, Message]]] = defaultdict(list)
+    delivered = dropped = 0
+
+    def transmit(messages: list[Message], now: int) -> None:
+        nonlocal dropped
+        for msg in messages:
+            wire, cost = network.encode(msg)
+            sent[msg.sender] += 1
+            bits[msg.sender] += cost
+            targets = listeners.get(msg.sender, []) if msg.receiver == BROADCAST else [msg.receiver]
+            for t in targets:
+                if network.drop(msg.sender, t):
+                    dropped += 1
+                else:
+                    in_flight[now + 1 + network.delay()].append((t, wire))
+
+    for aid in order:
+        transmit(agents[aid].start(), 0)
+    recorder()
+    tick = 0
+    while tick < max_ticks and not all(a.done for a in agents.values()):
+        tick += 1
+        for target, msg in in_flight.pop(tick, []):
+            if agents[target].receive(msg) is None:
+                delivered += 1
+        for aid in order:
+            agent = agents[aid]
+            if not agent.done and network.active(aid):
+                transmit(agent.step(), tick)
+        recorder()
+    return _result(agents, tick, sent, bits, delivered, dropped, started, recorder)

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import networkx as nx
 import numpy as np
 
 from distopt_ros.core.agent import Agent, ToleranceStopper
+from distopt_ros.core.graphs import Graph
 from distopt_ros.core.messages import BROADCAST, COORDINATOR, Message
 from distopt_ros.core.problems import LocalObjective
 from distopt_ros.core.validation import at_least, in_open_interval, positive
@@ -44,10 +46,10 @@ class ConsensusADMMAgent(Agent):
 
     def _update(self, inbox: dict[int, Message]) -> None:
         msg = inbox[COORDINATOR]
-        if msg.rho > 0:
-            self.rho = msg.rho
         self.z = np.array(msg.consensus)
         self.y = self.y + self.rho * (self.x - self.z)
+        if msg.rho > 0:  # the penalty for the next x-update (residual balancing or live re-tuning)
+            self.rho = msg.rho
         x_new = self.objective.prox(self.z - self.y / self.rho, self.rho)
         self.primal_residual = float(np.linalg.norm(self.x - self.z))
         self.dual_residual = float(self.rho * np.linalg.norm(x_new - self.x))
@@ -61,6 +63,10 @@ class ConsensusADMMAgent(Agent):
 class ConsensusADMMCoordinator(Agent):
     """The averaging coordinator of global-form consensus ADMM (ALGORITHMS.md section 7).
 
+    With ``residual_balancing`` the penalty doubles when the primal residual exceeds
+    ``balance_mu`` times the dual one and halves in the opposite case; the new value travels
+    with ``z`` in the broadcast's ``rho`` field.
+
     ``z = mean_i(x_i + y_i / rho)``; stops when the primal residual
     ``sqrt(sum ||x_i - z||^2)`` and dual residual ``sqrt(N) rho ||z - z_prev||`` are both
     below ``sqrt(N n) tol + tol * scale`` (section 7, with ``eps_abs = eps_rel = tol``).
@@ -69,7 +75,8 @@ class ConsensusADMMCoordinator(Agent):
     algorithm = "admm"
 
     def __init__(self, num_robots: int, dim: int, rho: float, max_iterations: int,
-                 tolerance: float = 0.0, record: bool = False) -> None:
+                 tolerance: float = 0.0, record: bool = False, residual_balancing: bool = False,
+                 balance_mu: float = 10.0) -> None:
         n = at_least(num_robots, "num_robots", 1)
         super().__init__(COORDINATOR, dim,
                          {i: {"primal": dim, "dual": dim} for i in range(n)},
@@ -77,6 +84,8 @@ class ConsensusADMMCoordinator(Agent):
         self.num_robots = n
         self.rho = positive(rho, "rho")
         self.tolerance = float(tolerance)
+        self.residual_balancing = bool(residual_balancing)
+        self.balance_mu = positive(balance_mu, "balance_mu")
         self.z = np.zeros(self.dim)
 
     def start(self) -> list[Message]:
@@ -110,6 +119,13 @@ class ConsensusADMMCoordinator(Agent):
             eps_dual = base + self.tolerance * np.linalg.norm(y)
             if self.primal_residual <= eps_pri and self.dual_residual <= eps_dual:
                 self.request_stop()
+        if self.residual_balancing:
+            # Section 7: keep the residuals within a factor mu; the robots adopt the new rho after
+            # their dual update (unscaled form, so y needs no rescaling).
+            if self.primal_residual > self.balance_mu * self.dual_residual:
+                self.rho *= 2.0
+            elif self.dual_residual > self.balance_mu * self.primal_residual:
+                self.rho /= 2.0
 
     def estimate(self) -> np.ndarray:
         return self.z
@@ -125,6 +141,7 @@ class RelaxedADMMAgent(Agent):
     """
 
     algorithm = "radmm"
+    supports_async = True
 
     def __init__(self, agent_id: int, objective: LocalObjective, neighbors: Sequence[int],
                  rho: float, alpha: float, max_iterations: int, tolerance: float = 0.0,
@@ -182,3 +199,31 @@ class RelaxedADMMAgent(Agent):
             self.rho = positive(value, "rho")
         else:
             self.alpha = in_open_interval(value, "alpha", 0.0, 1.0)
+
+
+def admm_optimal_rho_equal_curvature(curvature: float) -> tuple[float, float]:
+    """Best penalty of global consensus ADMM when every ``f_i = a/2 (x - c_i)^2`` (section 7).
+
+    The mean contracts by ``rho/(a+rho)`` and the disagreement by ``a/(a+rho)``, so
+    ``rho* = a`` with rate 1/2. Returns ``(rho*, rate)``.
+    """
+    a = positive(curvature, "curvature")
+    return a, 0.5
+
+
+def radmm_optimal_penalty_regular(graph: Graph, curvature: float) -> tuple[float, float]:
+    """Best penalty of relaxed ADMM (alpha = 1/2) on a d-regular graph, equal curvature (section 8.2).
+
+    ``c* = a / (2 d sqrt(1 - sigma_2^2))`` with ``sigma_2 = max(lambda_2(A/d), 0)``, rate
+    ``(1 + sigma_2 / (1 + sqrt(1 - sigma_2^2))) / 2``; returns ``(rho* = 2 c*, rate)``.
+    """
+    a = positive(curvature, "curvature")
+    degrees = {graph.degree(i) for i in range(graph.num_nodes)}
+    if len(degrees) != 1:
+        raise ValueError(f"graph must be regular for the closed-form penalty, it has degrees {sorted(degrees)}")
+    d = degrees.pop()
+    adj = np.array(nx.to_numpy_array(graph.nx_graph, nodelist=range(graph.num_nodes))) / d
+    sigma2 = max(float(np.sort(np.linalg.eigvalsh(adj))[-2]), 0.0)
+    root = np.sqrt(1.0 - sigma2**2)
+    c_star = a / (2.0 * d * root)
+    return 2.0 * c_star, 0.5 * (1.0 + sigma2 / (1.0 + root))

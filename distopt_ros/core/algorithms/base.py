@@ -1,0 +1,66 @@
+"""Shared machinery of neighbour-broadcast agents (consensus, DGD, DIGing)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from distopt_ros.core.agent import Agent, ToleranceStopper
+from distopt_ros.core.messages import Message
+from distopt_ros.core.validation import at_least
+
+
+def check_weight_row(agent_id: int, neighbors: Sequence[int], weights: Mapping[int, float]) -> dict[int, float]:
+    """A mixing row over ``neighbors`` and the agent itself, summing to one."""
+    keys = {agent_id, *neighbors}
+    if set(weights) != keys:
+        raise ValueError(f"weights of agent {agent_id} must cover itself and its neighbours {sorted(neighbors)}, "
+                         f"got keys {sorted(weights)}")
+    row = {int(k): float(v) for k, v in weights.items()}
+    if not all(np.isfinite(v) for v in row.values()) or abs(sum(row.values()) - 1.0) > 1e-9:
+        raise ValueError(f"weights of agent {agent_id} must be finite and sum to 1")
+    return row
+
+
+class MixingAgent(Agent):
+    """An agent that broadcasts blocks to its neighbours and mixes them with a weight row.
+
+    In asynchronous/lossy mode a neighbour whose message did not arrive this round
+    contributes its last received value (stale mixing), the usual robot practice for DGD-type
+    methods; exactness then depends on the algorithm (sections 5-6 document which survive).
+    """
+
+    def __init__(self, agent_id: int, dim: int, neighbors: Sequence[int], weights: Mapping[int, float],
+                 blocks: Mapping[str, int], max_iterations: int, tolerance: float, stop_threshold: int,
+                 record: bool) -> None:
+        nbrs = tuple(sorted(int(j) for j in neighbors))
+        if agent_id in nbrs:
+            raise ValueError(f"neighbors of agent {agent_id} must not contain the agent itself")
+        super().__init__(agent_id, dim, {j: dict(blocks) for j in nbrs}, max_iterations, record)
+        self.neighbors = nbrs
+        self.weights = check_weight_row(agent_id, nbrs, weights)
+        self.tolerance = float(tolerance)
+        self.stopper = ToleranceStopper(tolerance, at_least(stop_threshold, "stop_threshold", 1))
+
+    def _values(self, inbox: Mapping[int, Message], block: str) -> dict[int, np.ndarray]:
+        out: dict[int, np.ndarray] = {}
+        for j in self.neighbors:
+            msg = inbox.get(j) or self.latest(j)
+            if msg is not None:
+                out[j] = np.asarray(getattr(msg, block))
+        return out
+
+    def mix(self, own: np.ndarray, inbox: Mapping[int, Message], block: str) -> np.ndarray:
+        """``sum_j W_ij v_j`` (own value for ``j = i``); unknown neighbours count as ``own``."""
+        values = self._values(inbox, block)
+        total = self.weights[self.agent_id] * own
+        for j in self.neighbors:
+            total = total + self.weights[j] * values.get(j, own)
+        return total
+
+    def check_stop(self, moved: float, scale: float, inbox: Mapping[int, Message]) -> None:
+        """Local criterion ``moved <= tol * max(1, scale)``, aggregated by the stop counter."""
+        ok = moved <= self.tolerance * max(1.0, scale)
+        if self.stopper.update(ok, (m.converged_rounds for m in inbox.values())):
+            self.request_stop()
