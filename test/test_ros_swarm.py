@@ -29,6 +29,14 @@ def test_decentralized_swarm_converges_over_dds(domain_id):
         assert status["messages_received"] > 0 and status["rejections"] == {}
 
 
+@pytest.mark.parametrize("algorithm,extra", [("diging", {"step": 0.03}), ("atg", {"delta": 0.05})])
+def test_broadcast_and_tracking_algorithms_converge_over_dds(domain_id, algorithm, extra):
+    report = _run({"algorithm": algorithm, "num_robots": 5, "topology": "ring", "seed": 3,
+                   "max_iterations": 20_000, "tolerance": 1e-11, **extra}, domain_id)
+    assert report.finished and report.converged
+    assert report.max_error < 1e-6
+
+
 def test_star_swarm_with_coordinator_converges_over_dds(domain_id):
     report = _run({"algorithm": "admm", "num_robots": 4, "seed": 1, "max_iterations": 2000,
                    "tolerance": 1e-10}, domain_id)

@@ -13,17 +13,12 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from distopt_ros.core.agent import Agent
-from distopt_ros.core.algorithms.admm import ConsensusADMMAgent, ConsensusADMMCoordinator, RelaxedADMMAgent
 from distopt_ros.core.graphs import TOPOLOGIES, Graph, make_graph
 from distopt_ros.core.problems import Problem, target_fusion_problem
+from distopt_ros.core.registry import ALGORITHM_SPECS, build_coordinator, get_spec
 from distopt_ros.core.validation import at_least, in_open_interval, positive
 
-ALGORITHMS = {
-    "admm": "consensus ADMM, global form with a coordinator (ALGORITHMS.md section 7)",
-    "radmm": "decentralized relaxed/edge consensus ADMM (ALGORITHMS.md section 8.2)",
-}
-STAR_ALGORITHMS = frozenset({"admm"})
-"""Algorithms that need a coordinator node."""
+ALGORITHMS = {name: spec.description for name, spec in ALGORITHM_SPECS.items()}
 
 
 @dataclass(frozen=True)
@@ -40,6 +35,11 @@ class SwarmConfig:
     max_iterations: int = 500
     tolerance: float = 1e-10
     stop_patience: int = 3
+    step: float = 0.05
+    step_decay: float = 0.0
+    gamma: float = 0.5
+    delta: float = 0.1
+    residual_balancing: bool = False
 
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:
@@ -55,6 +55,11 @@ class SwarmConfig:
         if not (math.isfinite(self.tolerance) and self.tolerance >= 0):
             raise ValueError(f"tolerance must be a finite number >= 0, got {self.tolerance!r}")
         at_least(self.stop_patience, "stop_patience", 1)
+        positive(self.step, "step")
+        if self.step_decay != 0.0:
+            in_open_interval(self.step_decay, "step_decay", 0.5, 1.0, closed_high=True)
+        in_open_interval(self.gamma, "gamma", 0.0, 1.0, closed_high=True)
+        positive(self.delta, "delta")
 
     @classmethod
     def from_mapping(cls, params: Mapping[str, Any]) -> SwarmConfig:
@@ -72,7 +77,15 @@ class SwarmConfig:
 
     @property
     def has_coordinator(self) -> bool:
-        return self.algorithm in STAR_ALGORITHMS
+        return get_spec(self.algorithm).has_coordinator
+
+    @property
+    def transport(self) -> str:
+        """Topic layout of the algorithm: ``edge``, ``broadcast`` or ``star``."""
+        return get_spec(self.algorithm).transport
+
+    def as_params(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def _coerce(key: str, value: Any, kind: type) -> Any:
@@ -101,26 +114,18 @@ def make_agent(cfg: SwarmConfig, robot_id: int, problem: Problem | None = None,
     if not 0 <= robot_id < cfg.num_robots:
         raise ValueError(f"robot_id must be in [0, {cfg.num_robots - 1}], got {robot_id}")
     objective = (problem or make_problem(cfg)).objectives[robot_id]
-    if cfg.algorithm == "admm":
-        return ConsensusADMMAgent(robot_id, objective, cfg.rho, cfg.max_iterations, record=record)
-    g = graph or scenario_graph(cfg)
-    return RelaxedADMMAgent(robot_id, objective, g.neighbors(robot_id), cfg.rho, cfg.alpha,
-                            cfg.max_iterations, cfg.tolerance,
-                            stop_threshold=g.diameter() + cfg.stop_patience, record=record)
+    return get_spec(cfg.algorithm).build(robot_id, objective, graph or scenario_graph(cfg), cfg.as_params(), record)
 
 
 def make_coordinator(cfg: SwarmConfig, record: bool = False) -> Agent | None:
     """The coordinator agent for star-form algorithms, else None."""
-    if cfg.algorithm == "admm":
-        return ConsensusADMMCoordinator(cfg.num_robots, cfg.dim, cfg.rho, cfg.max_iterations,
-                                        cfg.tolerance, record=record)
-    return None
+    return build_coordinator(cfg.algorithm, cfg.num_robots, cfg.dim, cfg.as_params(), record)
 
 
 def make_swarm(cfg: SwarmConfig, record: bool = False) -> dict[int, Agent]:
     """Every agent of the scenario by id (robots ``0..N-1``, coordinator ``COORDINATOR``)."""
     problem = make_problem(cfg)
-    graph = None if cfg.has_coordinator else scenario_graph(cfg)
+    graph = scenario_graph(cfg)
     agents: dict[int, Agent] = {i: make_agent(cfg, i, problem, graph, record) for i in range(cfg.num_robots)}
     coord = make_coordinator(cfg, record)
     if coord is not None:

@@ -38,11 +38,17 @@ _DESCRIPTIONS = {
     "max_iterations": "Iteration cap",
     "tolerance": "Stopping tolerance (0 = run to max_iterations)",
     "stop_patience": "Rounds the whole swarm must stay within tolerance before stopping",
+    "step": "Gradient step of dgd/diging (> 0)",
+    "step_decay": "dgd diminishing step alpha/(k+1)^p with p in (0.5, 1]; 0 = constant step",
+    "gamma": "ATG mixing gain in (0, 1]",
+    "delta": "ATG gradient step (> 0)",
+    "residual_balancing": "admm: adapt rho to balance primal and dual residuals (coordinator)",
 }
 _RANGES: dict[str, tuple[float, float]] = {
     "num_robots": (2, 100_000), "seed": (0, 2**31 - 1), "dim": (1, 1000),
     "rho": (0.0, 1e9), "alpha": (0.0, 1.0), "max_iterations": (1, 10**9),
-    "tolerance": (0.0, 1.0), "stop_patience": (1, 10_000),
+    "tolerance": (0.0, 1.0), "stop_patience": (1, 10_000), "step": (0.0, 1e6), "step_decay": (0.0, 1.0),
+    "gamma": (0.0, 1.0), "delta": (0.0, 1e6),
 }
 
 SWARM_PARAMETERS: tuple[ParamSpec, ...] = tuple(

@@ -2,8 +2,10 @@
 
 Topics (``<ns>`` is the node's namespace, ``robot_<i>``; ``<parent>`` its parent namespace):
 
-* edge algorithms (``radmm``): publishes ``<ns>/edge_to_<j>`` per neighbour ``j`` and
-  subscribes to ``<parent>/robot_<j>/edge_to_<i>`` (``distopt_ros/msg/AgentState``);
+* edge algorithms (``radmm``, ``atg``): publishes ``<ns>/edge_to_<j>`` per neighbour ``j``
+  and subscribes to ``<parent>/robot_<j>/edge_to_<i>`` (``distopt_ros/msg/AgentState``);
+* broadcast algorithms (``dgd``, ``diging``): publishes ``<ns>/state`` and subscribes to
+  ``<parent>/robot_<j>/state`` of every neighbour;
 * star algorithms (``admm``): publishes ``<ns>/state`` and subscribes to
   ``<parent>/coordinator/consensus`` (``distopt_ros/msg/CoordinatorBroadcast``);
 * ``<ns>/status`` (``RobotStatus``, transient local) for monitors.
@@ -48,14 +50,19 @@ class RobotNode(AgentNode):
         parent = parent_namespace(self.get_namespace())
         self._edge_pubs = {}
         self._state_pub = None
-        for sender in sorted(self.agent.expected):
-            if sender == COORDINATOR:
-                self._subscribe(CoordinatorBroadcast, f"{parent}/coordinator/consensus",
-                                conversions.from_coordinator_broadcast)
-                self._state_pub = self._publisher(AgentState, "state", 1)
-            else:
-                self._subscribe(AgentState, f"{parent}/robot_{sender}/edge_to_{self.robot_id}",
-                                lambda w: conversions.from_agent_state(w, self.robot_id))
+        transport = self.config.transport
+        peers = sorted(s for s in self.agent.expected if s != COORDINATOR)
+        if transport == "star":
+            self._subscribe(CoordinatorBroadcast, f"{parent}/coordinator/consensus",
+                            conversions.from_coordinator_broadcast)
+            self._state_pub = self._publisher(AgentState, "state", 1)
+        elif transport == "broadcast":
+            self._state_pub = self._publisher(AgentState, "state", len(peers))
+        for sender in peers:
+            topic = f"edge_to_{self.robot_id}" if transport == "edge" else "state"
+            self._subscribe(AgentState, f"{parent}/robot_{sender}/{topic}",
+                            lambda w: conversions.from_agent_state(w, self.robot_id))
+            if transport == "edge":
                 self._edge_pubs[sender] = self._publisher(AgentState, f"edge_to_{sender}", 1)
         self.get_logger().info(
             f"robot {self.robot_id}: {self.config.algorithm}, {self.config.topology} "
@@ -64,7 +71,7 @@ class RobotNode(AgentNode):
     def _publish(self, messages: list[Message]) -> None:
         stamp = self.get_clock().now().to_msg()
         for msg in messages:
-            pub = self._state_pub if msg.receiver == COORDINATOR else self._edge_pubs[msg.receiver]
+            pub = self._edge_pubs[msg.receiver] if msg.receiver >= 0 else self._state_pub
             pub.publish(conversions.to_agent_state(msg, self._next_seq(), stamp))
 
 
