@@ -47,11 +47,21 @@ class SimResult:
     error_history: np.ndarray = field(default_factory=lambda: np.zeros(0))
     residual_history: np.ndarray = field(default_factory=lambda: np.zeros(0))
     extra_history: dict[str, np.ndarray] = field(default_factory=dict)
+    cost_history: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    """Per recorded round: cumulative messages sent, bits sent, wall seconds."""
 
     def max_error(self, optimum: np.ndarray, ids: list[int] | None = None) -> float:
         """Largest distance of an agent's estimate to ``optimum``."""
         keys = ids if ids is not None else list(self.estimates)
         return max(float(np.linalg.norm(self.estimates[i] - optimum)) for i in keys)
+
+    def cost_to(self, accuracy: float) -> tuple[int, int, float] | None:
+        """Messages, bits and seconds spent until the error first reached ``accuracy``."""
+        hit = self.rounds_to(accuracy)
+        if hit is None or hit >= len(self.cost_history):
+            return None
+        msgs, bits, secs = self.cost_history[hit]
+        return int(msgs), int(bits), float(secs)
 
     def rounds_to(self, accuracy: float) -> int | None:
         """First recorded round whose error is <= ``accuracy`` (None if never)."""
@@ -68,9 +78,14 @@ class _Recorder:
         self.metrics = dict(metrics or {})
         self.errors: list[float] = []
         self.residuals: list[float] = []
+        self.costs: list[tuple[int, int, float]] = []
+        self.started = time.perf_counter()
+        self.sent: Mapping[int, int] = {}
+        self.bits: Mapping[int, int] = {}
         self.extra: dict[str, list[float]] = defaultdict(list)
 
     def __call__(self) -> None:
+        self.costs.append((sum(self.sent.values()), sum(self.bits.values()), time.perf_counter() - self.started))
         est = np.array([np.asarray(self.agents[i].estimate(), dtype=float).reshape(-1) for i in self.ids])
         if self.optimum is not None:
             self.errors.append(float(np.max(np.linalg.norm(est - self.optimum.reshape(-1), axis=1))))
@@ -81,6 +96,7 @@ class _Recorder:
     def fill(self, result: SimResult) -> None:
         result.error_history = np.array(self.errors)
         result.residual_history = np.array(self.residuals)
+        result.cost_history = np.array(self.costs, dtype=float).reshape(-1, 3)
         result.extra_history = {k: np.array(v) for k, v in self.extra.items()}
 
 
@@ -133,13 +149,19 @@ def _simulate_sync(agents: Mapping[int, Agent], max_rounds: int, recorder: _Reco
     started = time.perf_counter()
     sent: dict[int, int] = defaultdict(int)
     bits: dict[int, int] = defaultdict(int)
-    queue: list[Message] = [m for aid in order for m in agents[aid].start()]
+    recorder.sent, recorder.bits = sent, bits
+
+    def emit(messages: list[Message]) -> list[Message]:
+        for msg in messages:
+            sent[msg.sender] += 1
+            bits[msg.sender] += 64 * msg.floats
+        return messages
+
+    queue: list[Message] = emit([m for aid in order for m in agents[aid].start()])
     delivered = rounds = 0
     recorder()
     while True:
         for msg in queue:
-            sent[msg.sender] += 1
-            bits[msg.sender] += 64 * msg.floats
             targets = listeners.get(msg.sender, []) if msg.receiver == BROADCAST else [msg.receiver]
             for t in targets:
                 if t in agents and agents[t].receive(msg) is None:
@@ -151,7 +173,7 @@ def _simulate_sync(agents: Mapping[int, Agent], max_rounds: int, recorder: _Reco
         for aid in order:
             agent = agents[aid]
             if agent.ready():
-                queue.extend(agent.step())
+                queue.extend(emit(agent.step()))
                 stepped = True
         if not stepped:
             break
@@ -169,6 +191,7 @@ def _simulate_ticks(agents: Mapping[int, Agent], max_ticks: int, network: Networ
     started = time.perf_counter()
     sent: dict[int, int] = defaultdict(int)
     bits: dict[int, int] = defaultdict(int)
+    recorder.sent, recorder.bits = sent, bits
     in_flight: dict[int, list[tuple[int, Message]]] = defaultdict(list)
     delivered = dropped = 0
 

@@ -1,0 +1,147 @@
+"""Benchmark table: every algorithm of the library on the same problems.
+
+For each algorithm and problem it reports the rounds needed to bring every agent within
+1e-6 of the centralized optimum, the messages and bits sent, and the wall time of the
+in-process simulator, and writes the table to benchmarks/results/algorithms.md.
+
+    python benchmarks/bench_algorithms.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")  # house rule, even without ROS
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from distopt_ros.core.algorithms.consensus import GossipAgent, PushSumAgent, consensus_swarm  # noqa: E402
+from distopt_ros.core.graphs import make_digraph, make_graph  # noqa: E402
+from distopt_ros.core.network import NetworkModel  # noqa: E402
+from distopt_ros.core.problems import Problem, QuadraticObjective, target_fusion_problem  # noqa: E402
+from distopt_ros.core.registry import build_swarm  # noqa: E402
+from distopt_ros.sim.simulator import SimResult, simulate  # noqa: E402
+
+ACCURACY = 1e-6
+BASE = {"rho": 1.0, "alpha": 0.5, "max_iterations": 20_000, "tolerance": 0.0, "stop_patience": 3,
+        "step": 0.05, "step_decay": 0.0, "gamma": 0.5, "delta": 0.05, "residual_balancing": False}
+
+
+def problems(quick: bool) -> dict[str, Problem]:
+    """The benchmark problems (seeded, so every run measures the same thing)."""
+    n = 8 if quick else 12
+    out = {f"fusion (N={n}, n=2)": target_fusion_problem(n, seed=1, dim=2)[0]}
+    rng = np.random.default_rng(2)
+    quads = []
+    for _ in range(n):
+        m = rng.normal(size=(3, 3))
+        quads.append(QuadraticObjective(0.3 * m @ m.T + np.eye(3), rng.normal(size=3) * 2))
+    out[f"random quadratic (N={n}, n=3)"] = Problem(tuple(quads))
+    try:  # least squares / logistic arrive with the problems module of the algorithm library
+        from distopt_ros.core.problems import random_least_squares_problem, random_logistic_problem
+
+        out[f"least squares (N={n}, n=3)"] = random_least_squares_problem(n, 3, seed=3)
+        out[f"logistic (N={n}, n=3)"] = random_logistic_problem(n, 3, seed=4)
+    except ImportError:
+        pass
+    return out
+
+
+def row(name: str, settings: str, problem: str, res: SimResult, note: str = "") -> dict[str, str]:
+    """One table row: cost until every agent is within ACCURACY (or the final error if never)."""
+    n = max(1, len([k for k in res.sent_per_agent if k >= 0]))
+    cost = res.cost_to(ACCURACY)
+    if cost is None:
+        hit = f"not reached in {res.rounds} (final {res.error_history[-1]:.1e})"
+        msgs, bits, secs = res.messages_sent, res.bits_sent, res.wall_time
+    else:
+        hit = str(res.rounds_to(ACCURACY))
+        msgs, bits, secs = cost
+    return {
+        "algorithm": name, "problem": problem, "settings": settings, "rounds to 1e-6": hit,
+        "messages": str(msgs), "kbit per agent": f"{bits / n / 1e3:.1f}", "wall s": f"{secs:.2f}", "note": note,
+    }
+
+
+def run(quick: bool) -> list[dict[str, str]]:
+    rows: list[dict[str, str]] = []
+    lossy = NetworkModel(loss="bernoulli", loss_probability=0.3, activation_probability=0.5, seed=7)
+    cases: list[tuple[str, str, dict, NetworkModel | None, int, str]] = [
+        ("admm", "rho=1", {}, None, 2000, "coordinator"),
+        ("admm", "rho=0.05, residual balancing", {"rho": 0.05, "residual_balancing": True}, None, 2000, "coordinator"),
+        ("radmm", "rho=1, alpha=0.5", {}, None, 3000, ""),
+        ("radmm", "rho=1, alpha=0.8", {"alpha": 0.8}, None, 3000, ""),
+        ("radmm", "rho=1, alpha=0.8, 30% loss, 50% activation", {"alpha": 0.8}, lossy, 12000, "lossy/async"),
+        ("diging", "step=0.03", {"step": 0.03}, None, 6000, ""),
+        ("diging", "step=0.03, 30% loss, 50% activation", {"step": 0.03}, lossy, 6000, "lossy: stays biased"),
+        ("atg", "rho=1, alpha=0.5, gamma=0.5, delta=0.05", {}, None, 6000, ""),
+        ("atg", "robust, 30% loss, 50% activation", {}, lossy, 20000, "lossy/async"),
+        ("dgd", "step=0.02 constant", {"step": 0.02}, None, 4000, "biased by design"),
+        ("dgd", "step=0.1/(k+1)^0.75", {"step": 0.1, "step_decay": 0.75}, None, 4000, "exact only asymptotically"),
+    ]
+    graph_cache: dict[int, object] = {}
+    for pname, problem in problems(quick).items():
+        graph = graph_cache.setdefault(problem.num_agents, make_graph("ring", problem.num_agents))
+        opt = problem.centralized_optimum()
+        for alg, settings, over, net, rounds, note in cases:
+            if quick:
+                rounds = min(rounds, 3000)
+            params = {**BASE, **over, "max_iterations": rounds}
+            agents = build_swarm(alg, problem, graph, params)
+            res = simulate(agents, network=net, optimum=opt, max_rounds=rounds if net is None else 2 * rounds)
+            rows.append(row(alg, settings, pname, res, note))
+    # Averaging problems: consensus, gossip, push-sum on the fusion means.
+    values = np.array([o.mean for o in next(iter(problems(quick).values())).objectives])
+    n = values.shape[0]
+    ring = make_graph("ring", n)
+    avg = values.mean(axis=0)
+    res = simulate(consensus_swarm(values, ring, 3000), optimum=avg)
+    rows.append(row("consensus", "Metropolis weights", f"averaging (N={n}, ring)", res))
+    gossip = {i: GossipAgent(i, values[i], ring.neighbors(i), 10**9, seed=i) for i in range(n)}
+    res = simulate(gossip, network=NetworkModel(activation_probability=1.0 / n, seed=3), optimum=avg,
+                   max_rounds=40_000 if not quick else 20_000)
+    rows.append(row("gossip", "pairwise, one wake-up per tick on average", f"averaging (N={n}, ring)", res,
+                    "rounds = clock ticks"))
+    dg = make_digraph("random_strongly_connected", n, seed=5)
+    ps = {i: PushSumAgent(i, values[i], dg.in_neighbors(i), len(dg.out_neighbors(i)), 3000) for i in range(n)}
+    res = simulate(ps, optimum=avg)
+    rows.append(row("push-sum", "equal split", f"averaging (N={n}, random digraph)", res))
+    return rows
+
+
+def to_markdown(rows: list[dict[str, str]]) -> str:
+    cols = list(rows[0])
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(r[c] for c in cols) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="smaller problems and round caps")
+    args = ap.parse_args(argv)
+    started = time.perf_counter()
+    rows = run(args.quick)
+    table = to_markdown(rows)
+    header = (f"# Algorithm benchmark\n\nRounds for every agent to get within {ACCURACY:g} of the centralized "
+              "optimum (simulator, ring graphs, seeded), and the messages, bits (64 per float) and wall time "
+              "spent until then (or in the whole capped run when never reached). Generated by "
+              f"`python benchmarks/bench_algorithms.py` in {time.perf_counter() - started:.0f} s.\n\n")
+    path = ROOT / "benchmarks" / "results" / "algorithms.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(header + table + "\n")
+    out(table)
+    out(f"\nwritten to {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
