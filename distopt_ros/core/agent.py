@@ -173,6 +173,16 @@ class Agent:
         raise NotImplementedError
 
     # ------------------------------------------------------------------ helpers
+    def peer_counts(self, inbox: dict[int, Message]) -> list[int] | None:
+        """Every expected peer's stop counter (this round's, else its latest); None if one was never heard."""
+        counts = []
+        for sender in self.expected:
+            msg = inbox.get(sender) or self.latest(sender)
+            if msg is None:
+                return None
+            counts.append(int(msg.converged_rounds))
+        return counts
+
     def request_stop(self) -> None:
         """Called from :meth:`_update`: this step's messages go out flagged done, then stop."""
         self._stop_next = True
@@ -232,11 +242,15 @@ class ToleranceStopper:
         self.threshold = at_least(threshold, "stop threshold", 1)
         self.count = 0
 
-    def update(self, local_ok: bool, neighbour_counts: Iterable[int]) -> bool:
-        """Advance the counter; True when the agent should stop."""
-        if self.tolerance <= 0 or not local_ok:
+    def update(self, local_ok: bool, neighbour_counts: Iterable[int] | None) -> bool:
+        """Advance the counter; True when the agent should stop.
+
+        ``neighbour_counts`` is None while some neighbour has never been heard from: then
+        nothing is known about it and the counter restarts.
+        """
+        counts = None if neighbour_counts is None else list(neighbour_counts)
+        if self.tolerance <= 0 or not local_ok or counts is None:
             self.count = 0
             return False
-        counts = list(neighbour_counts)
         self.count = min(1 + (min(counts) if counts else self.threshold), 1_000_000)
         return self.count >= self.threshold

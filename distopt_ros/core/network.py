@@ -141,6 +141,15 @@ class NetworkModel:
         self.quantizer = UniformQuantizer(self.quantization_step, self.quantization_bits) \
             if self.quantization_step > 0 else None
 
+    PARAMETERS = ("loss", "loss_probability", "burst_length", "activation_probability", "max_delay",
+                  "quantization_step", "quantization_bits")
+    """Configuration keys (the same names as the ROS parameters of the transport layer)."""
+
+    @classmethod
+    def from_mapping(cls, params: dict, seed: int = 0) -> NetworkModel:
+        """Build from a parameter dict (unrelated keys are ignored)."""
+        return cls(seed=seed, **{k: params[k] for k in cls.PARAMETERS if k in params})
+
     @property
     def lossless_synchronous(self) -> bool:
         return isinstance(self._loss, NoLoss) and self.activation_probability == 1.0 and self.max_delay == 0

@@ -12,6 +12,7 @@ import sys
 import numpy as np
 
 from distopt_ros.config import default_config, load_params, parse_override
+from distopt_ros.core.network import NetworkModel
 from distopt_ros.core.scenario import SwarmConfig, make_problem, make_swarm
 from distopt_ros.sim.simulator import simulate
 
@@ -30,17 +31,24 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"distopt-sim: error: {exc}", file=sys.stderr)
         return 2
+    try:
+        network = NetworkModel.from_mapping(params, seed=cfg.seed)
+    except (ValueError, TypeError) as exc:
+        print(f"distopt-sim: error: {exc}", file=sys.stderr)
+        return 2
     agents = make_swarm(cfg)
-    result = simulate(agents)
     opt = make_problem(cfg).centralized_optimum()
+    result = simulate(agents, network=network, optimum=opt, max_rounds=int(params.get("max_rounds", 1_000_000)))
     robots = list(range(cfg.num_robots))
     est = np.array([result.estimates[i] for i in robots])
-    print(f"distopt-sim: {cfg.algorithm} on {cfg.num_robots} robots ({cfg.topology}), seed {cfg.seed}")
+    print(f"distopt-sim: {cfg.algorithm} on {cfg.num_robots} robots ({cfg.topology}), seed {cfg.seed}, "
+          f"network: {'lossless synchronous' if network.lossless_synchronous else network}")
     print(f"  converged            : {result.converged}")
     print(f"  iterations           : {max(result.iterations[i] for i in robots)}")
     print(f"  max error to optimum : {result.max_error(opt, robots):.3e}")
     print(f"  consensus residual   : {float(np.max(np.linalg.norm(est - est.mean(axis=0), axis=1))):.3e}")
-    print(f"  messages             : {result.messages_sent}")
+    print(f"  messages             : {result.messages_sent} sent, {result.messages_dropped} lost")
+    print(f"  rounds to 1e-6       : {result.rounds_to(1e-6)}")
     print(f"  wall time            : {result.wall_time:.3f} s")
     return 0 if result.converged else 1
 

@@ -184,7 +184,7 @@ class RelaxedADMMAgent(Agent):
         self.dual_residual = float(self.rho * np.linalg.norm(x_new - self.x))
         local_ok = max(disagreement, float(np.linalg.norm(x_new - self.x))) <= self.tolerance * scale
         self.x = x_new
-        if self.stopper is not None and self.stopper.update(local_ok, (m.converged_rounds for m in inbox.values())):
+        if self.stopper is not None and self.stopper.update(local_ok, self.peer_counts(inbox)):
             self.request_stop()
 
     def estimate(self) -> np.ndarray:

@@ -73,7 +73,7 @@ class ATGAgent(Agent):
         self.x = x_new
         self._track()
         ok = max(moved, disagreement) <= self.tolerance * max(1.0, float(np.linalg.norm(x_new)))
-        if self.stopper.update(ok, (m.converged_rounds for m in inbox.values())):
+        if self.stopper.update(ok, self.peer_counts(inbox)):
             self.request_stop()
 
     def estimate(self) -> np.ndarray:

@@ -62,5 +62,5 @@ class MixingAgent(Agent):
     def check_stop(self, moved: float, scale: float, inbox: Mapping[int, Message]) -> None:
         """Local criterion ``moved <= tol * max(1, scale)``, aggregated by the stop counter."""
         ok = moved <= self.tolerance * max(1.0, scale)
-        if self.stopper.update(ok, (m.converged_rounds for m in inbox.values())):
+        if self.stopper.update(ok, self.peer_counts(inbox)):
             self.request_stop()
