@@ -123,6 +123,7 @@ def run_swarm(params: dict[str, Any], mode: str = "single", timeout: float = 120
     statuses: dict[int, dict[str, Any]] = {}
     nodes: list[Any] = []
     procs: list[subprocess.Popen] = []
+    workdir = tempfile.TemporaryDirectory(prefix="distopt_swarm_")
     started = time.perf_counter()
     try:
         monitor = rclpy.create_node("swarm_monitor", context=context)
@@ -142,7 +143,7 @@ def run_swarm(params: dict[str, Any], mode: str = "single", timeout: float = 120
             for n in nodes:
                 executor.add_node(n)
         elif mode == "multi":
-            procs = _spawn_processes(cfg, params, domain_id)
+            procs = _spawn_processes(cfg, params, domain_id, workdir.name)
         else:
             raise ValueError(f"mode must be single or multi, got {mode!r}")
         last_print = 0.0
@@ -179,12 +180,14 @@ def run_swarm(params: dict[str, Any], mode: str = "single", timeout: float = 120
         for n in nodes:
             n.destroy_node()
         rclpy.try_shutdown(context=context)
+        workdir.cleanup()
 
 
-def _spawn_processes(cfg: SwarmConfig, params: dict[str, Any], domain_id: int | None) -> list[subprocess.Popen]:
+def _spawn_processes(cfg: SwarmConfig, params: dict[str, Any], domain_id: int | None,
+                     workdir: str) -> list[subprocess.Popen]:
     """One OS process per robot (and coordinator), each a plain ``robot_node``/``coordinator_node``."""
-    fd, path = tempfile.mkstemp(prefix="distopt_params_", suffix=".yaml")
-    with os.fdopen(fd, "w") as fh:
+    path = os.path.join(workdir, "params.yaml")
+    with open(path, "w") as fh:
         yaml.safe_dump({"/**": {"ros__parameters": params}}, fh)
     env = dict(os.environ)
     if domain_id is not None:
