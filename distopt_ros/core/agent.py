@@ -52,6 +52,8 @@ class Agent:
                  max_iterations: int, record: bool = False) -> None:
         self.agent_id = int(agent_id)
         self.dim = at_least(dim, "dim", 1)
+        self.wire_dim = self.dim
+        """The ``dim`` stamped on messages: the size of the shared quantity (may differ from ``dim``)."""
         self.max_iterations = at_least(max_iterations, "max_iterations", 1)
         self.expected = {int(s): dict(sizes) for s, sizes in expected.items()}
         self.iteration = 0
@@ -190,7 +192,7 @@ class Agent:
     def _message(self, receiver: int, kind: str, iteration: int | None = None, **blocks: object) -> Message:
         it = self.iteration if iteration is None else iteration
         return Message(sender=self.agent_id, receiver=receiver, iteration=it,
-                       algorithm=self.algorithm, kind=kind, dim=self.dim, done=self.done,
+                       algorithm=self.algorithm, kind=kind, dim=self.wire_dim, done=self.done,
                        converged_rounds=self.stopper.count if self.stopper else 0,
                        **blocks)  # type: ignore[arg-type]
 
@@ -206,7 +208,7 @@ class Agent:
             return "wrong_receiver"
         if msg.algorithm != self.algorithm:
             return "wrong_algorithm"
-        if msg.dim != self.dim or any(getattr(msg, b).size != sizes.get(b, 0) for b in BLOCKS):
+        if msg.dim != self.wire_dim or any(getattr(msg, b).size != sizes.get(b, 0) for b in BLOCKS):
             return "wrong_dimension"
         if not all(np.all(np.isfinite(getattr(msg, b))) for b in BLOCKS) or not np.isfinite(msg.rho):
             return "non_finite"

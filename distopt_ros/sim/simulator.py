@@ -86,10 +86,12 @@ class _Recorder:
 
     def __call__(self) -> None:
         self.costs.append((sum(self.sent.values()), sum(self.bits.values()), time.perf_counter() - self.started))
-        est = np.array([np.asarray(self.agents[i].estimate(), dtype=float).reshape(-1) for i in self.ids])
-        if self.optimum is not None:
-            self.errors.append(float(np.max(np.linalg.norm(est - self.optimum.reshape(-1), axis=1))))
-        self.residuals.append(float(np.max(np.linalg.norm(est - est.mean(axis=0), axis=1))))
+        vecs = [np.asarray(self.agents[i].estimate(), dtype=float).reshape(-1) for i in self.ids]
+        if len({v.size for v in vecs}) == 1:  # residual/error only when all estimates live in one space
+            est = np.array(vecs)
+            if self.optimum is not None:
+                self.errors.append(float(np.max(np.linalg.norm(est - self.optimum.reshape(-1), axis=1))))
+            self.residuals.append(float(np.max(np.linalg.norm(est - est.mean(axis=0), axis=1))))
         for name, fn in self.metrics.items():
             self.extra[name].append(float(fn(self.agents)))
 

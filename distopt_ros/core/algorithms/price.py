@@ -1,0 +1,181 @@
+"""Price coordination for a shared resource (ALGORITHMS.md sections 2, 2.1, 3.1, 3.2).
+
+Robots (bidders) answer a price; an auctioneer (the coordinator) moves the price toward
+balance of supply and demand. Three modes share the message pattern (price down, bid up,
+one round trip per iteration):
+
+* ``dual``: dual decomposition / dual ascent (section 2); each bidder plays its best
+  response ``y_i(p)``, the auctioneer ascends ``p += alpha (b_k - sum_i A_i y_i)``. With a
+  time-varying target ``b_k`` this is the tracking dual ascent of section 3.1;
+* ``gda``: plain gradient descent-ascent (Arrow-Hurwicz), bidders take projected gradient
+  steps instead of best responses (section 3.2, "without the extragradient step");
+* ``extragradient``: Korpelevich's predictor-corrector on the saddle (section 3.2); the
+  auctioneer's broadcast carries the new price and the predicted price, each bid carries
+  the current and the predicted allocation, so it too needs one round trip per iteration.
+
+Convention: ``L = sum c_i(y_i) - p^T (sum A_i y_i - b)``, so at the optimum the marginal cost
+equals the price (``grad c_i = A_i^T p``), and ``lambda* = -p*`` for ``L = sum f + lambda(...)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from distopt_ros.core.agent import Agent
+from distopt_ros.core.messages import BROADCAST, COORDINATOR, Message
+from distopt_ros.core.resources import ResourceCost, ResourceProblem
+from distopt_ros.core.validation import as_finite_array, at_least, positive
+
+MODES = ("dual", "gda", "extragradient")
+
+
+def _mode(mode: str) -> str:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+    return mode
+
+
+class BidderAgent(Agent):
+    """A robot with a private cost ``c_i`` and coupling matrix ``A_i`` (m x n_i).
+
+    Sends ``primal = A_i y_i`` (and ``aux = A_i y_hat_i`` in extragradient mode) to the
+    auctioneer; never reveals ``c_i``.
+    """
+
+    algorithm = "price"
+
+    def __init__(self, agent_id: int, cost: ResourceCost, coupling: np.ndarray | None, mode: str = "dual",
+                 step: float = 0.1, max_iterations: int = 1000, y0: Sequence[float] | None = None,
+                 record: bool = False) -> None:
+        a_i = np.eye(cost.dim) if coupling is None else as_finite_array(coupling, "coupling", ndim=2)
+        if a_i.shape[1] != cost.dim:
+            raise ValueError(f"coupling must have {cost.dim} columns (the cost's dimension), got shape {a_i.shape}")
+        self.m = a_i.shape[0]
+        blocks = {"consensus": self.m, "aux": self.m}
+        super().__init__(agent_id, cost.dim, {COORDINATOR: blocks}, max_iterations, record)
+        self.wire_dim = self.m
+        self.cost = cost
+        self.coupling = a_i
+        self.mode = _mode(mode)
+        self.step_size = positive(step, "step")
+        self.y = cost.project(np.zeros(cost.dim) if y0 is None else as_finite_array(y0, "y0", size=cost.dim))
+        self.y_hat = self.y.copy()
+        self._bid: np.ndarray | None = None
+        self._bid_hat: np.ndarray | None = None
+
+    def start(self) -> list[Message]:
+        if self.record and not self.trajectory:
+            self.trajectory.append(self.estimate().copy())
+        return []  # bidders speak after the first price
+
+    def _outgoing(self) -> list[Message]:
+        return [self._message(COORDINATOR, "bid", iteration=self.iteration - 1, primal=self._bid,
+                              aux=self._bid_hat)]
+
+    def _update(self, inbox: dict[int, Message]) -> None:
+        msg = inbox[COORDINATOR]
+        price = np.asarray(msg.consensus)
+        eta = self.step_size
+        a_t = self.coupling.T
+        y_old = self.y.copy()
+        if self.mode == "dual":
+            self.y = self.cost.response(a_t @ price)
+            self._bid = self.coupling @ self.y
+            self._bid_hat = np.zeros(self.m)
+        elif self.mode == "gda":
+            self._bid = self.coupling @ self.y
+            self._bid_hat = np.zeros(self.m)
+            self.y = self.cost.project(self.y - eta * (self.cost.gradient(self.y) - a_t @ price))
+        else:
+            if self.iteration > 0:  # corrector of the previous iteration, with the predicted price
+                p_hat = np.asarray(msg.aux)
+                self.y = self.cost.project(self.y - eta * (self.cost.gradient(self.y_hat) - a_t @ p_hat))
+            self.y_hat = self.cost.project(self.y - eta * (self.cost.gradient(self.y) - a_t @ price))
+            self._bid = self.coupling @ self.y
+            self._bid_hat = self.coupling @ self.y_hat
+        self.primal_residual = float(np.linalg.norm(self.y - y_old))
+
+    def estimate(self) -> np.ndarray:
+        return self.y
+
+
+class AuctioneerAgent(Agent):
+    """The price setter: ``p += step (b_k - sum_i A_i y_i)``, optionally projected to ``p >= 0``.
+
+    ``target`` is ``b`` (constant) or a function ``k -> b_k`` (section 3.1). Stops when the
+    imbalance and the price change are both below ``tolerance`` (if > 0).
+    """
+
+    algorithm = "price"
+
+    def __init__(self, num_robots: int, m: int, target: Sequence[float] | float | Callable[[int], np.ndarray],
+                 mode: str = "dual", step: float = 0.1, max_iterations: int = 1000, tolerance: float = 0.0,
+                 nonnegative: bool = False, p0: Sequence[float] | None = None, record: bool = False) -> None:
+        n = at_least(num_robots, "num_robots", 1)
+        super().__init__(COORDINATOR, at_least(m, "m", 1), {i: {"primal": m, "aux": m} for i in range(n)},
+                         max_iterations, record)
+        self.mode = _mode(mode)
+        self.step_size = positive(step, "step")
+        self.target = target if callable(target) else np.broadcast_to(as_finite_array(target, "target"), (m,)).copy()
+        self.tolerance = float(tolerance)
+        self.nonnegative = nonnegative
+        self.p = np.zeros(m) if p0 is None else as_finite_array(p0, "p0", size=m).reshape(-1)
+        self.p_hat = self.p.copy()
+        self.imbalance = float("nan")
+
+    def b(self, k: int) -> np.ndarray:
+        return np.asarray(self.target(k) if callable(self.target) else self.target, dtype=float).reshape(-1)
+
+    def start(self) -> list[Message]:
+        if self.record and not self.trajectory:
+            self.trajectory.append(self.p.copy())
+        return self._send(self._outgoing())
+
+    def _outgoing(self) -> list[Message]:
+        return [self._message(BROADCAST, "price", consensus=self.p, aux=self.p_hat)]
+
+    def _proj(self, p: np.ndarray) -> np.ndarray:
+        return np.maximum(p, 0.0) if self.nonnegative else p
+
+    def _update(self, inbox: dict[int, Message]) -> None:
+        ids = sorted(inbox)
+        supply = np.sum([inbox[i].primal for i in ids], axis=0)
+        gap = self.b(self.iteration) - supply
+        p_old = self.p
+        if self.mode == "extragradient":
+            supply_hat = np.sum([inbox[i].aux for i in ids], axis=0)
+            self.p_hat = self._proj(self.p + self.step_size * gap)
+            self.p = self._proj(self.p + self.step_size * (self.b(self.iteration) - supply_hat))
+        else:
+            self.p = self._proj(self.p + self.step_size * gap)
+        self.imbalance = float(np.linalg.norm(gap))
+        self.primal_residual = self.imbalance
+        self.dual_residual = float(np.linalg.norm(self.p - p_old))
+        if self.tolerance > 0 and self.imbalance <= self.tolerance and self.dual_residual <= self.tolerance:
+            self.request_stop()
+
+    def estimate(self) -> np.ndarray:
+        return self.p
+
+
+def price_swarm(problem: ResourceProblem, mode: str = "dual", step: float = 0.1, max_iterations: int = 1000,
+                tolerance: float = 0.0, target: Callable[[int], np.ndarray] | None = None,
+                nonnegative: bool = False, record: bool = False) -> dict[int, Agent]:
+    """Bidders for every cost of ``problem`` plus the auctioneer (ids ``0..N-1`` and ``COORDINATOR``)."""
+    agents: dict[int, Agent] = {
+        i: BidderAgent(i, c, a, mode, step, max_iterations, record=record)
+        for i, (c, a) in enumerate(zip(problem.costs, problem.matrices, strict=True))
+    }
+    agents[COORDINATOR] = AuctioneerAgent(problem.num_agents, problem.b.size, target or problem.b, mode, step,
+                                          max_iterations, tolerance, nonnegative, record=record)
+    return agents
+
+
+def iss_bound(step: float, m_d: float, l_d: float, initial_error: float, drift: float, k: int) -> float:
+    """Section 3.1: ``|p^k - p*_k| <= q^k |p^0 - p*_0| + sup drift / (1 - q)``, ``q = max|1 - step * (m_d, L_d)|``."""
+    q = max(abs(1 - step * m_d), abs(1 - step * l_d))
+    if q >= 1:
+        raise ValueError(f"step must make q = max(|1 - step m_d|, |1 - step L_d|) < 1, got q = {q:.3g}")
+    return q**k * initial_error + drift / (1 - q)
