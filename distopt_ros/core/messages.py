@@ -50,6 +50,8 @@ class Message:
     done: bool = False
     converged_rounds: int = 0
     rho: float = 0.0
+    bit_cost: int = 0
+    """Bits this payload costs on the air when it is not plain float64 (0 = 64 per float)."""
 
     def __post_init__(self) -> None:
         for name in BLOCKS:
@@ -65,3 +67,8 @@ class Message:
     def floats(self) -> int:
         """Number of float64 values carried (for bit counting)."""
         return sum(getattr(self, name).size for name in BLOCKS)
+
+    @property
+    def bits(self) -> int:
+        """Payload bits: ``bit_cost`` if the algorithm set it (integer payloads), else 64 per float."""
+        return self.bit_cost if self.bit_cost > 0 else 64 * self.floats

@@ -166,5 +166,5 @@ class NetworkModel:
     def encode(self, msg: Message) -> tuple[Message, int]:
         """The message as the receiver will see it, and the bits it costs on the air."""
         if self.quantizer is None:
-            return msg, 64 * msg.floats
+            return msg, msg.bits
         return self.quantizer.apply(msg), self.quantizer.bits * msg.floats

@@ -156,7 +156,7 @@ def _simulate_sync(agents: Mapping[int, Agent], max_rounds: int, recorder: _Reco
     def emit(messages: list[Message]) -> list[Message]:
         for msg in messages:
             sent[msg.sender] += 1
-            bits[msg.sender] += 64 * msg.floats
+            bits[msg.sender] += msg.bits
         return messages
 
     queue: list[Message] = emit([m for aid in order for m in agents[aid].start()])
