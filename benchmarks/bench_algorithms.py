@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from distopt_ros.core.algorithms.consensus import GossipAgent, PushSumAgent, consensus_swarm  # noqa: E402
 from distopt_ros.core.graphs import make_digraph, make_graph  # noqa: E402
+from distopt_ros.core.messages import COORDINATOR  # noqa: E402
 from distopt_ros.core.network import NetworkModel  # noqa: E402
 from distopt_ros.core.problems import Problem, QuadraticObjective, target_fusion_problem  # noqa: E402
 from distopt_ros.core.registry import build_swarm  # noqa: E402
@@ -117,6 +118,98 @@ def run(quick: bool) -> list[dict[str, str]]:
     return rows
 
 
+def run_library(quick: bool) -> list[dict[str, str]]:
+    """Price coordination, seed 003, ALADIN and federated learning on their own test problems."""
+    from distopt_ros.core.algorithms.aladin import qudrc_swarm, rcaladin_swarm
+    from distopt_ros.core.algorithms.coupled import coupled_swarm, microgrid_problem
+    from distopt_ros.core.algorithms.federated import fed_swarm
+    from distopt_ros.core.algorithms.price import price_swarm
+    from distopt_ros.core.resources import LinearCost, QuadraticCost, ResourceProblem
+
+    rows: list[dict[str, str]] = []
+    lossy = NetworkModel(loss="bernoulli", loss_probability=0.3, activation_probability=0.5, seed=7)
+    t2 = ResourceProblem([QuadraticCost([1.0]), QuadraticCost([2.0]), QuadraticCost([4.0])], 7.0)
+    t2b = ResourceProblem([LinearCost([b], 0.0, 3.0) for b in (1.0, 2.0, 3.0)], 5.0)
+    for name, problem, mode, step, rounds, opt in (
+        ("dual ascent", t2, "dual", 0.2, 200, np.array([4.0, 2.0, 1.0])),
+        ("dual ascent", t2, "dual", 1 / 1.75, 5, np.array([4.0, 2.0, 1.0])),
+        ("gradient descent-ascent", t2b, "gda", 0.1, 20_000, np.array([3.0, 2.0, 0.0])),
+        ("extragradient", t2b, "extragradient", 0.1, 20_000, np.array([3.0, 2.0, 0.0])),
+    ):
+        agents = price_swarm(problem, mode, step, rounds)
+        err = {"err": lambda a, o=opt: float(np.max(np.abs(np.array([float(a[i].y[0]) for i in range(3)]) - o)))}
+        res = simulate(agents, metrics=err)
+        res.error_history = res.extra_history["err"]
+        pname = "T2 (quadratic)" if problem is t2 else "T2b (linear, capacity box)"
+        rows.append(row(name, f"step={step:.4g}", pname, res, "auctioneer"))
+    mg = microgrid_problem(seed=0)
+    xs, _lam = mg.solve()
+    graph = make_graph("ring", len(mg.objectives))
+    for label, net in (("Algorithm 1 (sync)", None), ("Algorithm 2, 30% loss, 50% activation", lossy)):
+        agents = coupled_swarm(mg, graph, gamma=0.1, max_iterations=10**6)
+        err = {"err": lambda a: max(float(np.linalg.norm(a[i].x - xs[i])) for i in range(len(xs)))}
+        res = simulate(agents, network=net, max_rounds=3000 if quick else 8000, metrics=err)
+        res.error_history = res.extra_history["err"]
+        rows.append(row("seed 003 coupled", f"{label}, gamma=0.1", "microgrid (5 EPC + grid, n=5)", res))
+    # RC-ALADIN (coordinator, float64) and QuDRC-ALADIN (digraph, integers) against float64 edge ADMM.
+    from distopt_ros.core.problems import QuadraticObjective
+
+    rng = np.random.default_rng(8)
+    objs = []
+    for _ in range(8):
+        m = rng.normal(size=(2, 2))
+        objs.append(QuadraticObjective(m @ m.T + np.eye(2), rng.normal(size=2) * 2))
+    problem = Problem(tuple(objs))
+    x_star = problem.centralized_optimum()
+    res = simulate(rcaladin_swarm(objs, 2.0, 200), optimum=x_star)
+    rows.append(row("RC-ALADIN", "rho=2, coordinator", "random quadratic (N=8, n=2)", res, "float64"))
+    res = simulate(build_swarm("radmm", problem, make_graph("ring", 8), {**BASE, "max_iterations": 400}),
+                   optimum=x_star)
+    rows.append(row("radmm", "rho=1, alpha=0.5", "random quadratic (N=8, n=2)", res, "float64 baseline"))
+    digraph = make_digraph("random_strongly_connected", 8, seed=1)
+    for delta in (1e-2, 1e-3, 1e-4):
+        agents = qudrc_swarm(objs, digraph, 2.0, delta, 25, seed=1)
+        res = simulate(agents, optimum=x_star)
+        final = res.error_history[-1]
+        rows.append(row("QuDRC-ALADIN", f"rho=2, Delta={delta:g}", "random quadratic (N=8, n=2)", res,
+                        f"integers; final error {final:.1e} (Delta-neighbourhood)"))
+    t3 = Problem((QuadraticObjective(np.array([[1.0]]), np.array([0.0])),
+                  QuadraticObjective(np.array([[3.0]]), np.array([4.0]))))
+    for opt_name, eta in (("fedavg", 1.0), ("fedadam", 0.03)):
+        res = simulate(fed_swarm(t3, 3000, 5, 0.1, optimizer=opt_name, server_step=eta),
+                       optimum=np.array([2.680532285088285]), track=[COORDINATOR])
+        rows.append(row(opt_name, f"E=5, eta_l=0.1, server step {eta}", "T3 (2 clients)", res,
+                        "error to the drift fixed point 2.6805 (w* = 3)"))
+    return rows
+
+
+def bits_to_accuracy(accuracy: float = 1e-3) -> list[dict[str, str]]:
+    """Bits per agent until every agent is within ``accuracy``: integer QuDRC vs float64 edge ADMM."""
+    from distopt_ros.core.algorithms.aladin import qudrc_swarm
+    from distopt_ros.core.problems import QuadraticObjective
+
+    rng = np.random.default_rng(8)
+    objs = []
+    for _ in range(8):
+        m = rng.normal(size=(2, 2))
+        objs.append(QuadraticObjective(m @ m.T + np.eye(2), rng.normal(size=2) * 2))
+    problem = Problem(tuple(objs))
+    x_star = problem.centralized_optimum()
+    out = []
+    res = simulate(build_swarm("radmm", problem, make_graph("ring", 8), {**BASE, "max_iterations": 400}),
+                   optimum=x_star)
+    cost = res.cost_to(accuracy)
+    out.append({"algorithm": "radmm (float64, ring)", "kbit per agent to 1e-3": f"{cost[1] / 8 / 1e3:.1f}"
+                if cost else "not reached"})
+    for delta in (1e-3, 1e-4):
+        res = simulate(qudrc_swarm(objs, make_digraph("random_strongly_connected", 8, seed=1), 2.0, delta, 25, seed=1),
+                       optimum=x_star)
+        cost = res.cost_to(accuracy)
+        out.append({"algorithm": f"QuDRC-ALADIN (integers, digraph, Delta={delta:g})",
+                    "kbit per agent to 1e-3": f"{cost[1] / 8 / 1e3:.1f}" if cost else "not reached"})
+    return out
+
+
 def to_markdown(rows: list[dict[str, str]]) -> str:
     cols = list(rows[0])
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
@@ -129,8 +222,9 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
     ap.add_argument("--quick", action="store_true", help="smaller problems and round caps")
     args = ap.parse_args(argv)
     started = time.perf_counter()
-    rows = run(args.quick)
-    table = to_markdown(rows)
+    rows = run(args.quick) + run_library(args.quick)
+    table = to_markdown(rows) + "\n\nBits to reach 1e-3 on the same problem (N=8, n=2):\n\n" + to_markdown(
+        bits_to_accuracy())
     header = (f"# Algorithm benchmark\n\nRounds for every agent to get within {ACCURACY:g} of the centralized "
               "optimum (simulator, ring graphs, seeded), and the messages, bits (64 per float) and wall time "
               "spent until then (or in the whole capped run when never reached). Generated by "
