@@ -71,7 +71,7 @@ def make_graph(topology: str, num_nodes: int, seed: int = 0, radius: float | Non
     """Build a named topology over ``num_nodes`` agents.
 
     Random topologies (``random_geometric``, ``erdos_renyi``) are drawn from ``seed`` and
-    redrawn with the next seeds until connected (at most 1000 tries), so a given
+    redrawn with the next seeds until connected (at most 100 tries), so a given
     ``(topology, num_nodes, seed)`` always yields the same connected graph.
     """
     n = at_least(num_nodes, "num_nodes", 2)
@@ -95,7 +95,7 @@ def make_graph(topology: str, num_nodes: int, seed: int = 0, radius: float | Non
                 g.add_edge(i, i + cols)
     elif topology in ("random_geometric", "erdos_renyi"):
         g = None
-        for attempt in range(1000):
+        for attempt in range(100):
             s = seed + attempt
             if topology == "random_geometric":
                 r = radius if radius is not None else min(1.0, 2.0 * math.sqrt(math.log(n) / n))
