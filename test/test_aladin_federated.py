@@ -202,9 +202,53 @@ def test_simplex_projection():
 
 
 @pytest.mark.parametrize("kwargs,needle", [
-    ({"fraction": 1.5}, "fraction"), ({"optimizer": "sgd"}, "optimizer"), ({"tau": 0.0}, "tau"),
-    ({"server_step": -1.0}, "server_step"),
+    ({"fraction": 1.5}, "fraction"), ({"fraction": 0.0}, "fraction"), ({"optimizer": "sgd"}, "optimizer"),
+    ({"tau": 0.0}, "tau"), ({"server_step": -1.0}, "server_step"),
 ])
 def test_fed_bad_input_names_the_argument(kwargs, needle):
     with pytest.raises(ValueError, match=needle):
         FedServer(2, 1, 10, **kwargs)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(2, 7))
+def test_rcaladin_random_least_squares(seed, n):
+    from distopt_ros.core.problems import random_least_squares_problem
+
+    problem = random_least_squares_problem(n, 3, seed=seed, rows=5)
+    opt = problem.centralized_optimum()
+    agents = rcaladin_swarm(problem.objectives, rho=2.0, max_iterations=5000, tolerance=1e-14)
+    simulate(agents)
+    assert max(float(np.linalg.norm(agents[i].x - opt)) for i in range(n)) < 1e-8
+
+
+def test_fedavg_single_local_step_solves_least_squares_exactly():
+    """E = 1 full-batch FedAvg is centralized gradient descent on sum p_k f_k: no drift, exact optimum."""
+    from distopt_ros.core.problems import random_least_squares_problem
+
+    problem = random_least_squares_problem(5, 3, seed=2, rows=8)
+    opt = problem.centralized_optimum()
+    curvature = max(float(np.max(np.linalg.eigvalsh(o.hessian(opt)))) for o in problem.objectives)
+    agents = fed_swarm(problem, 20_000, 1, 1.0 / curvature, num_samples=[8] * 5)
+    for a in agents.values():
+        a.max_iterations = 6000
+    simulate(agents)
+    np.testing.assert_allclose(agents[COORDINATOR].w, opt, atol=1e-8)
+    agents = fed_swarm(problem, 3000, 5, 0.5 / curvature, num_samples=[8] * 5)
+    simulate(agents)
+    assert np.linalg.norm(agents[COORDINATOR].w - opt) > 1e-6  # E > 1 with different data: client drift
+
+
+def test_fedavg_minibatch_sgd_runs_seeded():
+    from distopt_ros.core.problems import random_least_squares_problem
+
+    problem = random_least_squares_problem(4, 2, seed=3, rows=12)
+    runs = []
+    for _ in range(2):
+        agents = fed_swarm(problem, 50, 2, 0.01, num_samples=[12] * 4, seed=9)
+        for i in range(4):
+            agents[i].batch_size = 4
+        simulate(agents)
+        runs.append(agents[COORDINATOR].w.copy())
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert np.linalg.norm(runs[0] - problem.centralized_optimum()) < 0.5

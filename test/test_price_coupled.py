@@ -206,3 +206,22 @@ def test_coupled_bad_input_names_the_argument():
         CoupledProblem(objs, [np.zeros((1, 2))] * 2, [np.zeros(1)] * 2)
     with pytest.raises(ValueError, match="gamma"):
         coupled_swarm(t2_coupled(), make_graph("path", 3), gamma=-1.0)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(2, 6), m=st.integers(1, 2))
+def test_dual_ascent_random_quadratic_allocations(seed, n, m):
+    rng = np.random.default_rng(seed)
+    costs = [QuadraticCost(rng.uniform(0.5, 3, size=2), rng.normal(size=2)) for _ in range(n)]
+    mats = [rng.normal(size=(m, 2)) for _ in range(n)]
+    problem = ResourceProblem(costs, rng.normal(size=m), A=mats)
+    # Reference: KKT of the equality-constrained quadratic program, solved exactly.
+    q = np.diag(np.concatenate([c.a for c in costs]))
+    beta = np.concatenate([c.beta for c in costs])
+    a_full = np.hstack(mats)
+    kkt = np.block([[q, -a_full.T], [a_full, np.zeros((m, m))]])
+    sol = np.linalg.solve(kkt, np.concatenate([-beta, problem.b]))
+    agents = price_swarm(problem, "dual", 1.0 / problem.dual_lipschitz(), 200_000, tolerance=1e-13)
+    simulate(agents)
+    np.testing.assert_allclose(np.concatenate([agents[i].y for i in range(n)]), sol[:-m], atol=1e-8)
+    np.testing.assert_allclose(agents[COORDINATOR].p, sol[-m:], atol=1e-8)

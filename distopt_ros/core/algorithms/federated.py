@@ -102,7 +102,8 @@ class FedServer(Agent):
             raise ValueError(f"optimizer must be one of {', '.join(SERVER_OPTIMIZERS)}; got {optimizer!r}")
         self.optimizer = optimizer
         self.num_clients = k
-        self.fraction = in_open_interval(fraction, "fraction", 0.0, 1.0, closed_high=True) if fraction != 0 else 0.0
+        # The paper's C = 0 ("one client per round") is written here as any fraction below 1/K.
+        self.fraction = in_open_interval(fraction, "fraction", 0.0, 1.0, closed_high=True)
         self.server_step = positive(server_step, "server_step")
         self.beta1 = in_open_interval(beta1, "beta1", -1e-12, 1.0)
         self.beta2 = in_open_interval(beta2, "beta2", -1e-12, 1.0)
