@@ -34,7 +34,11 @@ if [ ! -x "$VENV/bin/python" ]; then
   done
   [ -n "$PY" ] || { echo "setup: need Python 3.10-3.12 (python3.11 recommended)" >&2; exit 1; }
   log "creating $VENV with $($PY --version)"
-  "$PY" -m venv "$VENV"
+  if ! "$PY" -m venv "$VENV"; then  # Debian's python3 needs python3-venv for ensurepip
+    rm -rf "$VENV"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    "$PY" -m venv "$VENV"
+  fi
 fi
 PYV="$VENV/bin/python"
 
@@ -73,6 +77,12 @@ PY
 # --- 3. colcon build -------------------------------------------------------------------------
 src_sha=$(cd "$ROOT" && find CMakeLists.txt package.xml msg distopt_ros launch config scripts -type f \
             -not -name '*.pyc' -not -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+# install() never deletes: when a file was removed or renamed, reinstall into an empty install space.
+files_sha=$(cd "$ROOT" && find CMakeLists.txt package.xml msg distopt_ros launch config scripts -type f \
+              -not -name '*.pyc' -not -path '*/__pycache__/*' | sort | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$BUILD/.files.sha" 2>/dev/null)" != "$files_sha" ]; then
+  rm -rf "$BUILD/install"
+fi
 if [ "$(cat "$BUILD/.source.sha" 2>/dev/null)" != "$src_sha" ] || [ ! -f "$BUILD/install/local_setup.bash" ]; then
   log "colcon build -> .build/install"
   mkdir -p "$BUILD"
@@ -88,5 +98,6 @@ if [ "$(cat "$BUILD/.source.sha" 2>/dev/null)" != "$src_sha" ] || [ ! -f "$BUILD
       || { cat "$BUILD/colcon.out" >&2; echo "setup: colcon build failed" >&2; exit 1; }
   )
   echo "$src_sha" > "$BUILD/.source.sha"
+  echo "$files_sha" > "$BUILD/.files.sha"
 fi
 log "ready: source scripts/env.sh"
