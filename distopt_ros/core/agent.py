@@ -47,6 +47,8 @@ class Agent:
     """How many rounds ahead a message may be and still be buffered."""
     supports_async: bool = False
     """True if the algorithm tolerates missing messages and runs on its own clock."""
+    speaks_first: bool = True
+    """False for agents that only answer (a coordinator waiting for proposals, a bidder waiting for a price)."""
 
     def __init__(self, agent_id: int, dim: int, expected: dict[int, dict[str, int]],
                  max_iterations: int, record: bool = False) -> None:
@@ -76,7 +78,7 @@ class Agent:
         """Messages of round 0 (before any message has been received)."""
         if self.record and not self.trajectory:
             self.trajectory.append(self.estimate().copy())
-        return self._send(self._outgoing())
+        return self._send(self._outgoing()) if self.speaks_first else []
 
     def receive(self, msg: Message) -> str | None:
         """Buffer ``msg`` for its round; returns the rejection reason, or None if accepted.

@@ -73,6 +73,7 @@ class ConsensusADMMCoordinator(Agent):
     """
 
     algorithm = "admm"
+    speaks_first = False
 
     def __init__(self, num_robots: int, dim: int, rho: float, max_iterations: int,
                  tolerance: float = 0.0, record: bool = False, residual_balancing: bool = False,
@@ -87,12 +88,6 @@ class ConsensusADMMCoordinator(Agent):
         self.residual_balancing = bool(residual_balancing)
         self.balance_mu = positive(balance_mu, "balance_mu")
         self.z = np.zeros(self.dim)
-
-    def start(self) -> list[Message]:
-        # The coordinator speaks only after the first proposals arrive.
-        if self.record and not self.trajectory:
-            self.trajectory.append(self.z.copy())
-        return []
 
     def _outgoing(self) -> list[Message]:
         # z answers the proposals of the round just consumed, so it carries that round's tag.

@@ -62,6 +62,8 @@ class RCAladinAgent(Agent):
 class AveragingCoordinator(Agent):
     """Averages the robots' ``primal`` blocks and broadcasts the mean (RC-ALADIN's ``z``-step)."""
 
+    speaks_first = False
+
     def __init__(self, algorithm: str, num_robots: int, dim: int, max_iterations: int, tolerance: float = 0.0,
                  record: bool = False) -> None:
         self.algorithm = algorithm
@@ -69,11 +71,6 @@ class AveragingCoordinator(Agent):
         super().__init__(COORDINATOR, dim, {i: {"primal": dim} for i in range(n)}, max_iterations, record)
         self.tolerance = float(tolerance)
         self.z = np.zeros(self.dim)
-
-    def start(self) -> list[Message]:
-        if self.record and not self.trajectory:
-            self.trajectory.append(self.z.copy())
-        return []
 
     def _outgoing(self) -> list[Message]:
         return [self._message(BROADCAST, "consensus", iteration=self.iteration - 1, consensus=self.z)]

@@ -34,6 +34,7 @@ class FedClient(Agent):
     """
 
     algorithm = "fed"
+    speaks_first = False
 
     def __init__(self, agent_id: int, objective: LocalObjective, num_clients: int, local_epochs: int,
                  local_step: float, num_samples: int = 1, batch_size: int | None = None, seed: int = 0,
@@ -53,11 +54,6 @@ class FedClient(Agent):
         self.rng = np.random.default_rng([seed, agent_id])
         self.w = np.zeros(self.dim)
         self._reply: list[Message] = []
-
-    def start(self) -> list[Message]:
-        if self.record and not self.trajectory:
-            self.trajectory.append(self.w.copy())
-        return []
 
     def _train(self, w: np.ndarray) -> np.ndarray:
         for _ in range(self.local_epochs):
@@ -217,14 +213,12 @@ class LossClient(Agent):
     """Reports ``(f_k(w), grad f_k(w))`` at the server's model (min-max and fair servers, section 15)."""
 
     algorithm = "fedpd"
+    speaks_first = False
 
     def __init__(self, agent_id: int, objective: LocalObjective, max_iterations: int) -> None:
         super().__init__(agent_id, objective.dim, {COORDINATOR: {"consensus": objective.dim}}, max_iterations)
         self.objective = objective
         self.w = np.zeros(self.dim)
-
-    def start(self) -> list[Message]:
-        return []
 
     def _outgoing(self) -> list[Message]:
         return [self._message(COORDINATOR, "loss", iteration=self.iteration - 1, primal=self.objective.gradient(self.w),

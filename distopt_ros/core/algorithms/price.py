@@ -45,6 +45,7 @@ class BidderAgent(Agent):
     """
 
     algorithm = "price"
+    speaks_first = False
 
     def __init__(self, agent_id: int, cost: ResourceCost, coupling: np.ndarray | None, mode: str = "dual",
                  step: float = 0.1, max_iterations: int = 1000, y0: Sequence[float] | None = None,
@@ -64,11 +65,6 @@ class BidderAgent(Agent):
         self.y_hat = self.y.copy()
         self._bid: np.ndarray | None = None
         self._bid_hat: np.ndarray | None = None
-
-    def start(self) -> list[Message]:
-        if self.record and not self.trajectory:
-            self.trajectory.append(self.estimate().copy())
-        return []  # bidders speak after the first price
 
     def _outgoing(self) -> list[Message]:
         return [self._message(COORDINATOR, "bid", iteration=self.iteration - 1, primal=self._bid,
