@@ -187,3 +187,41 @@ def test_retuned_swarm_still_reaches_the_optimum(domain_id):
     assert changed and report.converged
     assert report.max_error < 1e-6
     assert all(node.agent.rho == 0.6 for node in report.nodes)
+
+
+@pytest.mark.parametrize("mode_params", [
+    {"execution_mode": "async", "step_period": 0.01, "activation_probability": 0.7, "qos_preset": "lossy_radio"},
+    {"execution_mode": "sync", "round_timeout": 0.05},
+])
+def test_lossy_radio_swarm_still_reaches_the_optimum(domain_id, mode_params):
+    """Seeded transport loss (20 %) over real DDS: edge ADMM converges, drops are counted."""
+    report = _run({"algorithm": "radmm", "num_robots": 4, "topology": "ring", "seed": 5, "alpha": 0.8,
+                   "max_iterations": 4000, "tolerance": 1e-10, "loss": "bernoulli", "loss_probability": 0.2,
+                   **mode_params}, domain_id, timeout=120.0)
+    assert report.finished
+    assert report.max_error < 1e-6
+    assert report.totals("messages_dropped") > 0
+
+
+@pytest.mark.parametrize("params,needle", [
+    ({"loss": "bernoulli", "loss_probability": 0.1}, "round_timeout"),
+    ({"algorithm": "admm", "execution_mode": "async"}, "execution_mode"),
+    ({"qos_preset": "carrier_pigeon"}, "qos_preset"),
+    ({"execution_mode": "later"}, "execution_mode"),
+])
+def test_transport_configuration_errors_name_the_parameter(domain_id, params, needle):
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.parameter import Parameter
+
+    from distopt_ros.ros.robot_node import RobotNode
+
+    context = Context()
+    rclpy.init(context=context, domain_id=domain_id)
+    try:
+        overrides = [Parameter("num_robots", value=3), Parameter("robot_id", value=0)]
+        overrides += [Parameter(k, value=v) for k, v in params.items()]
+        with pytest.raises(ValueError, match=needle):
+            RobotNode(namespace="robot_0", context=context, parameter_overrides=overrides)
+    finally:
+        rclpy.try_shutdown(context=context)

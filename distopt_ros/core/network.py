@@ -160,6 +160,28 @@ class NetworkModel:
     def active(self, agent_id: int) -> bool:
         return self.activation_probability >= 1.0 or bool(self._activation_rng.random() < self.activation_probability)
 
+    def latency(self, max_seconds: float) -> float:
+        """A latency drawn uniformly from ``[0, max_seconds]`` (the ROS transport's delay model)."""
+        return float(self._delay_rng.uniform(0.0, max_seconds)) if max_seconds > 0 else 0.0
+
+    def set_rate(self, name: str, value: float) -> None:
+        """Change ``loss_probability`` or ``activation_probability`` while running (live re-tuning)."""
+        if name == "activation_probability":
+            self.activation_probability = _probability(value, name, allow_zero=False)
+        elif name == "loss_probability":
+            p = _probability(value, name)
+            if isinstance(self._loss, BernoulliLoss):
+                self._loss.probability = p
+            elif isinstance(self._loss, GilbertElliottLoss):
+                if p >= 1:
+                    raise ValueError("loss_probability must be < 1 for gilbert_elliott")
+                self._loss.p_gb = p * self._loss.p_bg / (1 - p)
+            elif p > 0:
+                raise ValueError("loss_probability can change while running only with loss bernoulli/gilbert_elliott")
+            self.loss_probability = p
+        else:
+            raise ValueError(f"{name} cannot be changed while running")
+
     def delay(self) -> int:
         return int(self._delay_rng.integers(0, self.max_delay + 1)) if self.max_delay else 0
 

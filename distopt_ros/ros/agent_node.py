@@ -5,6 +5,14 @@ every peer endpoint is discovered before the first send (a message sent to nobod
 be lost for good in a synchronous round), steps the agent whenever its round is complete,
 and reports progress on a status topic. Invalid wire messages are counted per reason and
 logged at a throttled rate; they never reach the agent's state.
+
+The radio is modelled here with the simulator's own :class:`NetworkModel` (seeded per
+robot): loss is decided on arrival, per link (so a broadcast can reach one neighbour and
+not another), latency delays the publish, and in ``async`` mode a timer offers the agent a
+wake-up every ``step_period`` that it takes with ``activation_probability``. In ``sync``
+mode a ``round_timeout`` turns missing messages into losses for algorithms that tolerate
+them (edge ADMM, ATG, seed 003); without it a lossy link would stall a round forever, so that
+combination is refused.
 """
 
 from __future__ import annotations
@@ -19,9 +27,11 @@ from rclpy.parameter import Parameter
 from rclpy.publisher import Publisher
 
 from distopt_ros.core.agent import Agent
-from distopt_ros.core.messages import Message
+from distopt_ros.core.messages import COORDINATOR, Message
+from distopt_ros.core.network import NetworkModel
 from distopt_ros.msg import RobotStatus
-from distopt_ros.ros.qos import status_qos, swarm_qos
+from distopt_ros.ros.params import LIVE_TRANSPORT
+from distopt_ros.ros.qos import apply_preset, status_qos, swarm_qos
 
 
 class AgentNode(Node):
@@ -38,14 +48,42 @@ class AgentNode(Node):
         self._subs: list[Any] = []
         self._status_pub = self.create_publisher(RobotStatus, "status", status_qos())
         self.on_done: Callable[[AgentNode], None] | None = None
+        self.messages_lost = 0
+        self._last_step_time = None
+        self._delayed: list[Any] = []
 
     # ------------------------------------------------------------------ wiring
-    def _configure_transport(self, transport: dict[str, Any]) -> None:
-        self.qos = swarm_qos(transport["qos_reliability"], transport["qos_depth"], transport["qos_durability"])
-        self.startup_timeout = float(transport["startup_timeout"])
+    def _configure_transport(self, transport: dict[str, Any], seed: int) -> None:
+        """QoS, radio model and execution mode from the transport parameters (validated here)."""
+        t = apply_preset(transport)
+        self.qos = swarm_qos(t["qos_reliability"], t["qos_depth"], t["qos_durability"],
+                             t["qos_deadline_ms"], t["qos_lifespan_ms"])
+        self.startup_timeout = float(t["startup_timeout"])
+        mode = t["execution_mode"]
+        if mode not in ("sync", "async"):
+            raise ValueError(f"execution_mode must be sync or async, got {mode!r}")
+        agent = self.agent
+        per_robot_seed = seed * 100_003 + (agent.agent_id % 100_003)
+        self.network = NetworkModel(loss=t["loss"], loss_probability=t["loss_probability"],
+                                    burst_length=t["burst_length"],
+                                    activation_probability=max(t["activation_probability"], 1e-9),
+                                    seed=per_robot_seed)
+        self.latency_s = float(t["latency_ms"]) / 1000.0
+        self.round_timeout = float(t["round_timeout"])
+        self.asynchronous = mode == "async"
+        lossy = t["loss"] != "none" and t["loss_probability"] > 0
+        if (self.asynchronous or self.round_timeout > 0) and not agent.supports_async:
+            raise ValueError(f"execution_mode=async and round_timeout need an algorithm that tolerates missing "
+                             f"messages; {agent.algorithm} does not")
+        if lossy and not self.asynchronous and self.round_timeout <= 0:
+            raise ValueError("loss in sync mode needs round_timeout > 0 (or execution_mode async): "
+                             "a lost message would stall the round forever")
+        if self.asynchronous:
+            agent.set_asynchronous(True)
+            self._step_timer = self.create_timer(float(t["step_period"]), self._async_tick)
         self._start_time = self.get_clock().now()
         self._poll = self.create_timer(0.02, self._tick)
-        self._status_timer = self.create_timer(float(transport["status_period"]), self.publish_status)
+        self._status_timer = self.create_timer(float(t["status_period"]), self.publish_status)
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
     def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
@@ -54,8 +92,12 @@ class AgentNode(Node):
         All values are checked before any is applied, so a refused batch changes nothing.
         """
         agent = self.agent
-        allowed = ", ".join(agent.tunable) or "none"
+        allowed = ", ".join((*agent.tunable, *LIVE_TRANSPORT)) or "none"
         for p in params:
+            if p.name in LIVE_TRANSPORT:
+                if not (isinstance(p.value, float | int) and 0.0 <= float(p.value) <= 1.0):
+                    return SetParametersResult(successful=False, reason=f"{p.name} must be in [0, 1], got {p.value!r}")
+                continue
             if p.name not in agent.tunable and p.name != "use_sim_time":
                 return SetParametersResult(successful=False, reason=(
                     f"{p.name} is read at start-up; tunable while running: {allowed}"))
@@ -68,7 +110,10 @@ class AgentNode(Node):
             for name, value in previous.items():
                 setattr(agent, name, value)
             return SetParametersResult(successful=False, reason=str(exc))
-        changed = [f"{p.name}={p.value}" for p in params if p.name in agent.tunable]
+        for p in params:
+            if p.name in LIVE_TRANSPORT:
+                self.network.set_rate(p.name, float(p.value))
+        changed = [f"{p.name}={p.value}" for p in params if p.name in (*agent.tunable, *LIVE_TRANSPORT)]
         if changed:
             self.get_logger().info(f"re-tuned {', '.join(changed)} from iteration {agent.iteration}")
         return SetParametersResult(successful=True)
@@ -91,13 +136,33 @@ class AgentNode(Node):
                 s.get_publisher_count() >= 1 for s in self._subs
             ):
                 self.started = True
-                self._publish(self.agent.start())
-                self._advance()
+                self._last_step_time = self.get_clock().now()
+                self._emit(self.agent.start())
+                if not self.asynchronous:  # an asynchronous agent is always "ready": only its timer steps it
+                    self._advance()
             elif (self.get_clock().now() - self._start_time).nanoseconds > self.startup_timeout * 1e9:
                 self.get_logger().error(
                     f"peers not discovered within startup_timeout={self.startup_timeout}s", once=True)
             return
+        if self.asynchronous:
+            return
         self._advance()
+        agent = self.agent
+        if self.round_timeout > 0 and not agent.done and not agent.ready():
+            waited = (self.get_clock().now() - self._last_step_time).nanoseconds / 1e9
+            if waited > self.round_timeout:  # what has not arrived by now counts as lost
+                self._step_once()
+
+    def _async_tick(self) -> None:
+        """Asynchronous mode: a wake-up chance; an awake agent steps with what has arrived."""
+        if self.started and not self.agent.done and self.network.active(self.agent.agent_id):
+            self._step_once()
+
+    def _step_once(self) -> None:
+        was_done = self.agent.done
+        self._emit(self.agent.step())
+        self._last_step_time = self.get_clock().now()
+        self._after_step(was_done)
 
     def _on_wire(self, topic: str, wire: Any, convert: Callable[[Any], Message]) -> None:
         seq = int(getattr(wire, "seq", 0))
@@ -110,6 +175,10 @@ class AgentNode(Node):
         except (ValueError, TypeError) as exc:
             self._reject(topic, f"malformed: {exc}"[:80])
             return
+        me = self.agent.agent_id
+        if msg.sender != COORDINATOR and me != COORDINATOR and self.network.drop(msg.sender, me):
+            self.messages_lost += 1  # the modelled radio lost it
+            return
         reason = self.agent.receive(msg)
         if reason is not None:
             if reason != "after_stop":
@@ -117,7 +186,7 @@ class AgentNode(Node):
                     f"rejected message on {topic} (iteration {msg.iteration}): {reason}",
                     throttle_duration_sec=5.0)
             return
-        if self.started:
+        if self.started and not self.asynchronous:
             self._advance()
 
     def _reject(self, topic: str, reason: str) -> None:
@@ -128,7 +197,12 @@ class AgentNode(Node):
         agent = self.agent
         was_done = agent.done
         while agent.ready():
-            self._publish(agent.step())
+            self._emit(agent.step())
+            self._last_step_time = self.get_clock().now()
+        self._after_step(was_done)
+
+    def _after_step(self, was_done: bool) -> None:
+        agent = self.agent
         if agent.done and not was_done:
             self.publish_status()
             self.get_logger().info(
@@ -140,6 +214,25 @@ class AgentNode(Node):
     def _next_seq(self) -> int:
         self._seq += 1
         return self._seq
+
+    def _emit(self, messages: list[Message]) -> None:
+        """Publish now, or after the modelled latency (a one-shot timer per batch)."""
+        if not messages:
+            return
+        if self.latency_s <= 0:
+            self._publish(messages)
+            return
+        delay = self.network.latency(self.latency_s)
+        holder: list[Any] = []
+
+        def fire() -> None:
+            holder[0].cancel()
+            self.destroy_timer(holder[0])
+            self._delayed.remove(holder[0])
+            self._publish(messages)
+
+        holder.append(self.create_timer(max(delay, 1e-4), fire))
+        self._delayed.append(holder[0])
 
     def _publish(self, messages: list[Message]) -> None:
         raise NotImplementedError
@@ -166,7 +259,7 @@ class AgentNode(Node):
         msg.messages_sent = agent.stats.sent
         msg.messages_received = agent.stats.received
         rej = self.rejections()
-        msg.messages_dropped = sum(rej.values())
+        msg.messages_dropped = self.messages_lost
         msg.rejection_reasons = list(rej)
         msg.rejection_counts = [int(v) for v in rej.values()]
         self._status_pub.publish(msg)

@@ -31,7 +31,7 @@ class CoordinatorNode(AgentNode):
         if agent is None:
             raise ValueError(f"algorithm {self.config.algorithm!r} has no coordinator; do not start coordinator_node")
         self.agent = agent
-        self._configure_transport(transport)
+        self._configure_transport(transport, self.config.seed)
         parent = parent_namespace(self.get_namespace())
         for rid in sorted(agent.expected):
             self._subscribe(AgentState, f"{parent}/robot_{rid}/state",

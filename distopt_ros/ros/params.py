@@ -56,12 +56,26 @@ SWARM_PARAMETERS: tuple[ParamSpec, ...] = tuple(
     for f in fields(SwarmConfig)
 )
 TRANSPORT_PARAMETERS: tuple[ParamSpec, ...] = (
+    ParamSpec("qos_preset", "", "Named QoS preset (reliable, lossy_radio); overrides the qos_* values"),
     ParamSpec("qos_reliability", "reliable", "Algorithm topics: reliable or best_effort"),
     ParamSpec("qos_depth", 10, "History depth of algorithm topics", 1, 10_000),
     ParamSpec("qos_durability", "volatile", "Algorithm topics: volatile or transient_local"),
     ParamSpec("status_period", 0.5, "Seconds between status messages", 0.01, 3600.0),
     ParamSpec("startup_timeout", 30.0, "Seconds to wait for all peers to be discovered", 0.1, 3600.0),
+    ParamSpec("qos_deadline_ms", 0.0, "DDS deadline of algorithm topics in ms (0 = none)", 0.0, 3.6e6),
+    ParamSpec("qos_lifespan_ms", 0.0, "DDS lifespan of algorithm payloads in ms (0 = forever)", 0.0, 3.6e6),
+    ParamSpec("execution_mode", "sync", "sync: step when the round is complete; async: step on a timer"),
+    ParamSpec("step_period", 0.02, "async mode: seconds between wake-up chances", 0.001, 60.0),
+    ParamSpec("round_timeout", 0.0, "sync mode: seconds after which missing messages count as lost (0 = wait)",
+              0.0, 3600.0),
+    ParamSpec("loss", "none", "Modelled radio loss: none, bernoulli or gilbert_elliott (seeded)"),
+    ParamSpec("loss_probability", 0.0, "Probability (stationary rate) that a payload is lost", 0.0, 1.0),
+    ParamSpec("burst_length", 4.0, "Mean burst length of gilbert_elliott loss, in messages", 1.0, 1e6),
+    ParamSpec("activation_probability", 1.0, "async mode: chance to wake up at each step_period", 0.0, 1.0),
+    ParamSpec("latency_ms", 0.0, "Modelled extra latency, uniform in [0, latency_ms]", 0.0, 60_000.0),
 )
+LIVE_TRANSPORT = ("loss_probability", "activation_probability")
+"""Transport parameters that can be changed while running (they take effect at once)."""
 
 
 def _descriptor(spec: ParamSpec) -> ParameterDescriptor:

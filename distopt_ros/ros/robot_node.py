@@ -46,7 +46,7 @@ class RobotNode(AgentNode):
         self.config, transport = declare_swarm(self)
         self.agent = make_agent(self.config, int(rid), record=record)
         self.robot_id = int(rid)
-        self._configure_transport(transport)
+        self._configure_transport(transport, self.config.seed)
         parent = parent_namespace(self.get_namespace())
         self._edge_pubs = {}
         self._state_pub = None
