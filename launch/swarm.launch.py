@@ -2,6 +2,10 @@
 
     ros2 launch distopt_ros swarm.launch.py num_robots:=8 topology:=ring algorithm:=radmm
     ros2 launch distopt_ros swarm.launch.py config:=/path/to/my.yaml seed:=3
+    ros2 launch distopt_ros swarm.launch.py \
+        config:=$(ros2 pkg prefix distopt_ros)/share/distopt_ros/config/microgrid.yaml
+    ros2 launch distopt_ros swarm.launch.py qos_preset:=lossy_radio loss:=bernoulli loss_probability:=0.3 \
+        execution_mode:=async activation_probability:=0.5
 
 Parameters come from the YAML ``config`` (``ros__parameters`` under ``/**``); the launch
 arguments override num_robots, topology, seed and algorithm on every node, so all nodes
@@ -17,9 +21,13 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
+from distopt_ros.core.registry import get_spec
 from launch import LaunchDescription
 
-STAR_ALGORITHMS = {"admm"}
+# Launch arguments that override the YAML on every node (empty = keep the YAML's value).
+OVERRIDES = (("num_robots", int), ("topology", str), ("seed", int), ("algorithm", str), ("problem", str),
+             ("qos_preset", str), ("loss", str), ("loss_probability", float), ("execution_mode", str),
+             ("activation_probability", float))
 
 
 def _config_value(path, name, default):
@@ -31,7 +39,7 @@ def _config_value(path, name, default):
 def _nodes(context):
     config = LaunchConfiguration("config").perform(context)
     overrides = {}
-    for name, cast in (("num_robots", int), ("topology", str), ("seed", int), ("algorithm", str)):
+    for name, cast in OVERRIDES:
         text = LaunchConfiguration(name).perform(context)
         if text != "":
             overrides[name] = cast(text)
@@ -39,7 +47,7 @@ def _nodes(context):
     algorithm = overrides.get("algorithm", _config_value(config, "algorithm", "radmm"))
     log_level = LaunchConfiguration("log_level").perform(context)
     actions = []
-    if algorithm in STAR_ALGORITHMS:
+    if get_spec(algorithm).has_coordinator:
         actions.append(Node(
             package="distopt_ros", executable="coordinator_node", name="coordinator_node",
             namespace="coordinator", parameters=[config, overrides], output="screen",
@@ -65,7 +73,17 @@ def generate_launch_description():
                                           "random_geometric, erdos_renyi"),
         DeclareLaunchArgument("seed", default_value="", description="Override the scenario seed"),
         DeclareLaunchArgument("algorithm", default_value="",
-                              description="Override algorithm: radmm (decentralized) or admm (coordinator)"),
+                              description="Override algorithm: radmm, dgd, diging, atg, coupled (decentralized); "
+                                          "admm, rcaladin, fedavg, price (with a coordinator)"),
+        DeclareLaunchArgument("problem", default_value="",
+                              description="Override problem: fusion, least_squares, logistic, microgrid, allocation"),
+        DeclareLaunchArgument("qos_preset", default_value="", description="QoS preset: reliable or lossy_radio"),
+        DeclareLaunchArgument("loss", default_value="", description="Radio loss model: none, bernoulli, "
+                                                                    "gilbert_elliott"),
+        DeclareLaunchArgument("loss_probability", default_value="", description="Loss rate in [0, 1]"),
+        DeclareLaunchArgument("execution_mode", default_value="", description="sync or async"),
+        DeclareLaunchArgument("activation_probability", default_value="",
+                              description="async: chance to wake up per step_period"),
         DeclareLaunchArgument("log_level", default_value="info", description="Node log level"),
         OpaqueFunction(function=_nodes),
     ])

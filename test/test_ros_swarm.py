@@ -225,3 +225,42 @@ def test_transport_configuration_errors_name_the_parameter(domain_id, params, ne
             RobotNode(namespace="robot_0", context=context, parameter_overrides=overrides)
     finally:
         rclpy.try_shutdown(context=context)
+
+
+@pytest.mark.parametrize("params", [
+    {"algorithm": "coupled", "problem": "microgrid", "num_robots": 5, "topology": "ring", "gamma": 0.1},
+    {"algorithm": "rcaladin", "problem": "fusion", "num_robots": 4},
+    {"algorithm": "fedavg", "problem": "least_squares", "num_robots": 4, "dim": 3, "local_step": 0.05},
+    {"algorithm": "price", "problem": "allocation", "num_robots": 4, "dim": 1, "step": 0.1},
+], ids=lambda p: p["algorithm"])
+def test_every_family_converges_over_dds(domain_id, params):
+    report = _run({"seed": 2, "max_iterations": 20_000, "tolerance": 1e-11, **params}, domain_id)
+    assert report.finished and report.converged
+    assert report.max_error < 1e-6
+
+
+@pytest.mark.parametrize("params", [
+    {"algorithm": "coupled", "problem": "microgrid", "num_robots": 4, "topology": "ring", "gamma": 0.1},
+    {"algorithm": "price", "problem": "allocation", "num_robots": 4, "dim": 2, "step": 0.1},
+    {"algorithm": "fedavg", "problem": "fusion", "num_robots": 4, "local_epochs": 3},
+], ids=lambda p: p["algorithm"])
+def test_ros_iterates_equal_simulator_for_more_families(domain_id, params):
+    from distopt_ros.core.scenario import SwarmConfig, make_swarm
+    from distopt_ros.sim.simulator import simulate
+
+    full = {"seed": 4, "max_iterations": 40, "tolerance": 0.0, **params}
+    report = _run(full, domain_id, record=True)
+    sim = simulate(make_swarm(SwarmConfig.from_mapping(full), record=True))
+    for node in report.nodes:
+        aid = node.agent.agent_id
+        assert np.array_equal(np.array(node.agent.trajectory), sim.trajectories[aid]), f"agent {aid} differs"
+
+
+def test_seed003_algorithm2_converges_over_a_lossy_radio(domain_id):
+    report = _run({"algorithm": "coupled", "problem": "microgrid", "num_robots": 4, "topology": "ring", "seed": 1,
+                   "gamma": 0.1, "max_iterations": 20_000, "tolerance": 1e-10, "execution_mode": "async",
+                   "step_period": 0.005, "activation_probability": 0.5, "loss": "bernoulli",
+                   "loss_probability": 0.3, "qos_preset": "lossy_radio"}, domain_id, timeout=150.0)
+    assert report.finished
+    assert report.max_error < 1e-6
+    assert report.totals("messages_dropped") > 0

@@ -14,20 +14,30 @@ from typing import Any
 
 from distopt_ros.core.agent import Agent
 from distopt_ros.core.algorithms.admm import ConsensusADMMAgent, ConsensusADMMCoordinator, RelaxedADMMAgent
+from distopt_ros.core.algorithms.aladin import AveragingCoordinator, RCAladinAgent
 from distopt_ros.core.algorithms.atg import ATGAgent
+from distopt_ros.core.algorithms.coupled import CoupledADMMAgent
+from distopt_ros.core.algorithms.federated import FedClient, FedServer
 from distopt_ros.core.algorithms.gradient import DGDAgent, DIGingAgent
+from distopt_ros.core.algorithms.price import AuctioneerAgent, BidderAgent
 from distopt_ros.core.graphs import Graph, metropolis_row
-from distopt_ros.core.problems import LocalObjective, Problem
+from distopt_ros.core.problems import Problem
 
 
 @dataclass(frozen=True)
 class AlgorithmSpec:
-    """A configurable algorithm: where its equations are and how its robots talk."""
+    """A configurable algorithm: where its equations are, how its robots talk, what it solves.
+
+    ``problem_kind`` is ``consensus`` (``min sum f_i(x)``, a :class:`Problem`), ``coupled``
+    (seed 003's ``sum A_i x_i = b``, a :class:`CoupledProblem`) or ``resource`` (a shared
+    resource, a :class:`ResourceProblem`).
+    """
 
     name: str
     description: str
     transport: str
-    build: Callable[[int, LocalObjective, Graph, Mapping[str, Any], bool], Agent]
+    build: Callable[[int, Any, Graph, Mapping[str, Any], bool], Agent]
+    problem_kind: str = "consensus"
 
     @property
     def has_coordinator(self) -> bool:
@@ -42,27 +52,53 @@ def _decay(p: Mapping[str, Any]) -> float | None:
     return p["step_decay"] if p.get("step_decay", 0.0) > 0 else None
 
 
+def _fed_client(i: int, prob: Problem, g: Graph, p: Mapping[str, Any], rec: bool) -> Agent:
+    f = prob.objectives[i]
+    return FedClient(i, f, prob.num_agents, p["local_epochs"], p["local_step"],
+                     getattr(f, "num_samples", 1), seed=p["seed"], max_iterations=p["max_iterations"], record=rec)
+
+
 ALGORITHM_SPECS: dict[str, AlgorithmSpec] = {
     spec.name: spec for spec in (
         AlgorithmSpec(
             "admm", "consensus ADMM, global form with a coordinator (section 7)", "star",
-            lambda i, f, g, p, rec: ConsensusADMMAgent(i, f, p["rho"], p["max_iterations"], record=rec)),
+            lambda i, prob, g, p, rec: ConsensusADMMAgent(i, prob.objectives[i], p["rho"], p["max_iterations"],
+                                                          record=rec)),
         AlgorithmSpec(
             "radmm", "decentralized relaxed/edge consensus ADMM (section 8.2)", "edge",
-            lambda i, f, g, p, rec: RelaxedADMMAgent(i, f, g.neighbors(i), p["rho"], p["alpha"], p["max_iterations"],
-                                                     record=rec, **_stop(g, p))),
+            lambda i, prob, g, p, rec: RelaxedADMMAgent(i, prob.objectives[i], g.neighbors(i), p["rho"], p["alpha"],
+                                                        p["max_iterations"], record=rec, **_stop(g, p))),
         AlgorithmSpec(
             "dgd", "decentralized gradient descent with Metropolis weights (section 5)", "broadcast",
-            lambda i, f, g, p, rec: DGDAgent(i, f, g.neighbors(i), metropolis_row(g, i), p["step"],
-                                             p["max_iterations"], step_decay=_decay(p), record=rec, **_stop(g, p))),
+            lambda i, prob, g, p, rec: DGDAgent(i, prob.objectives[i], g.neighbors(i), metropolis_row(g, i),
+                                                p["step"], p["max_iterations"], step_decay=_decay(p), record=rec,
+                                                **_stop(g, p))),
         AlgorithmSpec(
             "diging", "DIGing gradient tracking (section 6)", "broadcast",
-            lambda i, f, g, p, rec: DIGingAgent(i, f, g.neighbors(i), metropolis_row(g, i), p["step"],
-                                                p["max_iterations"], record=rec, **_stop(g, p))),
+            lambda i, prob, g, p, rec: DIGingAgent(i, prob.objectives[i], g.neighbors(i), metropolis_row(g, i),
+                                                   p["step"], p["max_iterations"], record=rec, **_stop(g, p))),
         AlgorithmSpec(
             "atg", "ADMM-tracking gradient, robust to loss and asynchrony (section 9.2)", "edge",
-            lambda i, f, g, p, rec: ATGAgent(i, f, g.neighbors(i), p["rho"], p["alpha"], p["gamma"], p["delta"],
-                                             p["max_iterations"], record=rec, **_stop(g, p))),
+            lambda i, prob, g, p, rec: ATGAgent(i, prob.objectives[i], g.neighbors(i), p["rho"], p["alpha"],
+                                                p["gamma"], p["delta"], p["max_iterations"], record=rec,
+                                                **_stop(g, p))),
+        AlgorithmSpec(
+            "coupled", "seed 003 constraint-coupled primal-dual with ADMM proxies (section 10)", "edge",
+            lambda i, prob, g, p, rec: CoupledADMMAgent(i, prob.objectives[i], prob.A[i], prob.b[i], g.neighbors(i),
+                                                        p["rho"], p["alpha"], p["gamma"], p["kappa"],
+                                                        p["max_iterations"], record=rec, **_stop(g, p)),
+            problem_kind="coupled"),
+        AlgorithmSpec(
+            "rcaladin", "RC-ALADIN with an averaging coordinator (section 11.2)", "star",
+            lambda i, prob, g, p, rec: RCAladinAgent(i, prob.objectives[i], p["rho"], p["max_iterations"],
+                                                     record=rec)),
+        AlgorithmSpec("fedavg", "FedAvg / FedOpt on a star with client sampling (sections 12-13)", "star",
+                      _fed_client),
+        AlgorithmSpec(
+            "price", "dual decomposition with an auctioneer, or GDA / extragradient (sections 2-3)", "star",
+            lambda i, prob, g, p, rec: BidderAgent(i, prob.costs[i], prob.matrices[i], p["price_mode"], p["step"],
+                                                   p["max_iterations"], record=rec),
+            problem_kind="resource"),
     )
 }
 
@@ -75,22 +111,33 @@ def get_spec(name: str) -> AlgorithmSpec:
         raise ValueError(f"algorithm must be one of {', '.join(ALGORITHM_SPECS)}; got {name!r}") from None
 
 
-def build_coordinator(name: str, num_robots: int, dim: int, p: Mapping[str, Any], record: bool = False) -> Agent | None:
+def build_coordinator(name: str, problem: Any, p: Mapping[str, Any], record: bool = False) -> Agent | None:
     """The coordinator agent of a star-form algorithm, else None."""
+    n = problem.num_agents
     if name == "admm":
-        return ConsensusADMMCoordinator(num_robots, dim, p["rho"], p["max_iterations"], p["tolerance"], record=record,
+        return ConsensusADMMCoordinator(n, problem.dim, p["rho"], p["max_iterations"], p["tolerance"], record=record,
                                         residual_balancing=p.get("residual_balancing", False))
+    if name == "rcaladin":
+        return AveragingCoordinator("rcaladin", n, problem.dim, p["max_iterations"], p["tolerance"], record)
+    if name == "fedavg":
+        return FedServer(n, problem.dim, p["max_iterations"], p["server_optimizer"], p["client_fraction"],
+                         p["server_step"], seed=p["seed"], record=record, tolerance=p["tolerance"])
+    if name == "price":
+        return AuctioneerAgent(n, problem.b.size, problem.b, p["price_mode"], p["step"], p["max_iterations"],
+                               p["tolerance"], record=record)
     return None
 
 
-def build_swarm(name: str, problem: Problem, graph: Graph, p: Mapping[str, Any],
+def build_swarm(name: str, problem: Any, graph: Graph, p: Mapping[str, Any],
                 record: bool = False) -> dict[int, Agent]:
     """Every agent of algorithm ``name`` on ``problem`` over ``graph`` (plus its coordinator)."""
     spec = get_spec(name)
     if graph.num_nodes != problem.num_agents:
         raise ValueError(f"graph has {graph.num_nodes} nodes but the problem has {problem.num_agents} agents")
-    agents = {i: spec.build(i, f, graph, p, record) for i, f in enumerate(problem.objectives)}
-    coord = build_coordinator(name, problem.num_agents, problem.dim, p, record)
+    params = {"seed": 0, "kappa": 1.0, "local_epochs": 1, "local_step": 0.1, "client_fraction": 1.0,
+              "server_optimizer": "fedavg", "server_step": 1.0, "price_mode": "dual", **p}
+    agents = {i: spec.build(i, problem, graph, params, record) for i in range(problem.num_agents)}
+    coord = build_coordinator(name, problem, params, record)
     if coord is not None:
         agents[coord.agent_id] = coord
     return agents

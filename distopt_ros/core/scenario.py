@@ -12,13 +12,30 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+import numpy as np
+
 from distopt_ros.core.agent import Agent
+from distopt_ros.core.algorithms.coupled import microgrid_problem
 from distopt_ros.core.graphs import TOPOLOGIES, Graph, make_graph
-from distopt_ros.core.problems import Problem, target_fusion_problem
+from distopt_ros.core.problems import (
+    Problem,
+    random_least_squares_problem,
+    random_logistic_problem,
+    target_fusion_problem,
+)
 from distopt_ros.core.registry import ALGORITHM_SPECS, build_coordinator, get_spec
+from distopt_ros.core.resources import QuadraticCost, ResourceProblem
 from distopt_ros.core.validation import at_least, in_open_interval, positive
 
 ALGORITHMS = {name: spec.description for name, spec in ALGORITHM_SPECS.items()}
+PROBLEMS = {
+    "fusion": "consensus",          # fuse noisy observations of a target (default)
+    "least_squares": "consensus",   # seed 004's distributed least squares (section 11.6)
+    "logistic": "consensus",        # logistic regression, samples split across robots
+    "microgrid": "coupled",         # seed 003's microgrid (section 10.7): N-1 converters + the grid
+    "allocation": "resource",       # share a resource budget with quadratic costs (section 2)
+}
+"""Problem name -> the kind of algorithm that solves it (see AlgorithmSpec.problem_kind)."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +57,14 @@ class SwarmConfig:
     gamma: float = 0.5
     delta: float = 0.1
     residual_balancing: bool = False
+    problem: str = "fusion"
+    kappa: float = 1.0
+    local_epochs: int = 1
+    local_step: float = 0.1
+    client_fraction: float = 1.0
+    server_optimizer: str = "fedavg"
+    server_step: float = 1.0
+    price_mode: str = "dual"
 
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:
@@ -60,6 +85,23 @@ class SwarmConfig:
             in_open_interval(self.step_decay, "step_decay", 0.5, 1.0, closed_high=True)
         in_open_interval(self.gamma, "gamma", 0.0, 1.0, closed_high=True)
         positive(self.delta, "delta")
+        if self.problem not in PROBLEMS:
+            raise ValueError(f"problem must be one of {', '.join(PROBLEMS)}; got {self.problem!r}")
+        kind = get_spec(self.algorithm).problem_kind
+        if PROBLEMS[self.problem] != kind:
+            fitting = [k for k, v in PROBLEMS.items() if v == kind]
+            raise ValueError(f"problem {self.problem!r} does not fit algorithm {self.algorithm!r}; "
+                             f"use one of {', '.join(fitting)}")
+        positive(self.kappa, "kappa")
+        at_least(self.local_epochs, "local_epochs", 1)
+        positive(self.local_step, "local_step")
+        in_open_interval(self.client_fraction, "client_fraction", 0.0, 1.0, closed_high=True)
+        if self.server_optimizer not in ("fedavg", "fedadam", "fedadagrad", "fedyogi"):
+            raise ValueError(f"server_optimizer must be fedavg, fedadam, fedadagrad or fedyogi; "
+                             f"got {self.server_optimizer!r}")
+        positive(self.server_step, "server_step")
+        if self.price_mode not in ("dual", "gda", "extragradient"):
+            raise ValueError(f"price_mode must be dual, gda or extragradient; got {self.price_mode!r}")
 
     @classmethod
     def from_mapping(cls, params: Mapping[str, Any]) -> SwarmConfig:
@@ -98,9 +140,30 @@ def _coerce(key: str, value: Any, kind: type) -> Any:
     return value
 
 
-def make_problem(cfg: SwarmConfig) -> Problem:
-    """The target-fusion problem of the scenario (identical on every robot)."""
-    return target_fusion_problem(cfg.num_robots, cfg.seed, cfg.dim)[0]
+def make_problem(cfg: SwarmConfig) -> Any:
+    """The scenario's problem, a deterministic function of the configuration (identical on every robot)."""
+    n, seed, dim = cfg.num_robots, cfg.seed, cfg.dim
+    if cfg.problem == "fusion":
+        return target_fusion_problem(n, seed, dim)[0]
+    if cfg.problem == "least_squares":
+        return random_least_squares_problem(n, dim, seed, rows=dim + 2)
+    if cfg.problem == "logistic":
+        return random_logistic_problem(n, dim, seed)
+    if cfg.problem == "microgrid":
+        return microgrid_problem(n - 1, seed)
+    rng = np.random.default_rng(seed)
+    costs = [QuadraticCost(rng.uniform(1.0, 3.0, size=dim), rng.normal(size=dim)) for _ in range(n)]
+    return ResourceProblem(costs, rng.uniform(0.5, 2.0, size=dim) * n)
+
+
+def reference_solution(cfg: SwarmConfig, problem: Any | None = None) -> dict[int, np.ndarray]:
+    """What each robot's estimate must converge to: the common optimum, or its own share of it."""
+    prob = problem if problem is not None else make_problem(cfg)
+    if isinstance(prob, Problem):
+        x = prob.centralized_optimum()
+        return {i: x for i in range(cfg.num_robots)}
+    xs, _dual = prob.solve()
+    return {i: np.asarray(xs[i]) for i in range(cfg.num_robots)}
 
 
 def scenario_graph(cfg: SwarmConfig) -> Graph:
@@ -108,18 +171,21 @@ def scenario_graph(cfg: SwarmConfig) -> Graph:
     return make_graph(cfg.topology, cfg.num_robots, seed=cfg.seed)
 
 
-def make_agent(cfg: SwarmConfig, robot_id: int, problem: Problem | None = None,
+def make_agent(cfg: SwarmConfig, robot_id: int, problem: Any | None = None,
                graph: Graph | None = None, record: bool = False) -> Agent:
-    """The agent of robot ``robot_id``, holding only its own private objective."""
+    """The agent of robot ``robot_id``, holding only its own private data."""
     if not 0 <= robot_id < cfg.num_robots:
         raise ValueError(f"robot_id must be in [0, {cfg.num_robots - 1}], got {robot_id}")
-    objective = (problem or make_problem(cfg)).objectives[robot_id]
-    return get_spec(cfg.algorithm).build(robot_id, objective, graph or scenario_graph(cfg), cfg.as_params(), record)
+    prob = problem if problem is not None else make_problem(cfg)
+    return get_spec(cfg.algorithm).build(robot_id, prob, graph or scenario_graph(cfg), cfg.as_params(), record)
 
 
-def make_coordinator(cfg: SwarmConfig, record: bool = False) -> Agent | None:
+def make_coordinator(cfg: SwarmConfig, record: bool = False, problem: Any | None = None) -> Agent | None:
     """The coordinator agent for star-form algorithms, else None."""
-    return build_coordinator(cfg.algorithm, cfg.num_robots, cfg.dim, cfg.as_params(), record)
+    if not cfg.has_coordinator:
+        return None
+    return build_coordinator(cfg.algorithm, problem if problem is not None else make_problem(cfg), cfg.as_params(),
+                             record)
 
 
 def make_swarm(cfg: SwarmConfig, record: bool = False) -> dict[int, Agent]:
@@ -127,7 +193,7 @@ def make_swarm(cfg: SwarmConfig, record: bool = False) -> dict[int, Agent]:
     problem = make_problem(cfg)
     graph = scenario_graph(cfg)
     agents: dict[int, Agent] = {i: make_agent(cfg, i, problem, graph, record) for i in range(cfg.num_robots)}
-    coord = make_coordinator(cfg, record)
+    coord = make_coordinator(cfg, record, problem)
     if coord is not None:
         agents[coord.agent_id] = coord
     return agents

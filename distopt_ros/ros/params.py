@@ -43,12 +43,21 @@ _DESCRIPTIONS = {
     "gamma": "ATG mixing gain in (0, 1]",
     "delta": "ATG gradient step (> 0)",
     "residual_balancing": "admm: adapt rho to balance primal and dual residuals (coordinator)",
+    "problem": "Problem: fusion, least_squares, logistic (consensus), microgrid (coupled), allocation (price)",
+    "kappa": "coupled: dual gain on the constraint violation (1 = average, N = sum)",
+    "local_epochs": "fedavg: local epochs per round",
+    "local_step": "fedavg: client learning rate",
+    "client_fraction": "fedavg: fraction of clients sampled per round, in (0, 1]",
+    "server_optimizer": "fedavg: fedavg, fedadam, fedadagrad or fedyogi",
+    "server_step": "fedavg: server learning rate",
+    "price_mode": "price: dual (best response), gda or extragradient",
 }
 _RANGES: dict[str, tuple[float, float]] = {
     "num_robots": (2, 100_000), "seed": (0, 2**31 - 1), "dim": (1, 1000),
     "rho": (0.0, 1e9), "alpha": (0.0, 1.0), "max_iterations": (1, 10**9),
     "tolerance": (0.0, 1.0), "stop_patience": (1, 10_000), "step": (0.0, 1e6), "step_decay": (0.0, 1.0),
-    "gamma": (0.0, 1.0), "delta": (0.0, 1e6),
+    "gamma": (0.0, 1.0), "delta": (0.0, 1e6), "kappa": (0.0, 1e6), "local_epochs": (1, 10_000),
+    "local_step": (0.0, 1e6), "client_fraction": (0.0, 1.0), "server_step": (0.0, 1e6),
 }
 
 SWARM_PARAMETERS: tuple[ParamSpec, ...] = tuple(

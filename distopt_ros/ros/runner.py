@@ -26,7 +26,7 @@ import yaml
 
 import distopt_ros.ros  # noqa: F401  (pins discovery to localhost before rclpy starts)
 from distopt_ros.config import default_config, load_params, parse_override
-from distopt_ros.core.scenario import SwarmConfig, make_problem
+from distopt_ros.core.scenario import SwarmConfig, reference_solution
 
 DEFAULT_CONFIG = default_config()
 
@@ -37,7 +37,8 @@ class SwarmReport:
 
     config: SwarmConfig
     statuses: dict[int, dict[str, Any]]
-    optimum: np.ndarray
+    reference: dict[int, np.ndarray]
+    """What each robot must converge to (the common optimum, or its own share for coupled problems)."""
     wall_time: float
     finished: bool
     nodes: list[Any] = field(default_factory=list)
@@ -48,14 +49,19 @@ class SwarmReport:
 
     @property
     def max_error(self) -> float:
-        return max((float(np.linalg.norm(s["estimate"] - self.optimum)) for s in self.statuses.values()),
+        return max((float(np.linalg.norm(s["estimate"] - self.reference[rid])) for rid, s in self.statuses.items()),
                    default=float("inf"))
+
+    @property
+    def optimum(self) -> np.ndarray:
+        """The common optimum (consensus problems), or robot 0's share."""
+        return self.reference[0]
 
     @property
     def consensus_residual(self) -> float:
         """Largest distance of a robot's estimate to the swarm mean."""
-        if not self.statuses:
-            return float("inf")
+        if not self.statuses or len({s["estimate"].size for s in self.statuses.values()}) != 1:
+            return float("nan")
         est = np.array([s["estimate"] for s in self.statuses.values()])
         return float(np.max(np.linalg.norm(est - est.mean(axis=0), axis=1)))
 
@@ -73,13 +79,16 @@ class SwarmReport:
                 rej[k] = rej.get(k, 0) + v
         cfg = self.config
         state = "CONVERGED" if self.converged else ("STOPPED" if self.finished else "TIMED OUT")
-        optimum = np.array2string(self.optimum, precision=6)
+        common = all(np.array_equal(v, self.reference[0]) for v in self.reference.values())
+        optimum = f"centralized optimum {np.array2string(self.optimum, precision=6)}" if common else \
+            "each robot against its share of the centralized solution"
         lines = [
             f"distopt_ros swarm summary: {cfg.algorithm} on {cfg.num_robots} robots "
-            f"({'star + coordinator' if cfg.has_coordinator else cfg.topology}), seed {cfg.seed}",
+            f"({'star + coordinator' if cfg.has_coordinator else cfg.topology}), problem {cfg.problem}, "
+            f"seed {cfg.seed}",
             f"  status               : {state}",
             f"  iterations           : {self.iterations}",
-            f"  max error to optimum : {self.max_error:.3e}   (centralized optimum {optimum})",
+            f"  max error to optimum : {self.max_error:.3e}   ({optimum})",
             f"  consensus residual   : {self.consensus_residual:.3e}",
             f"  messages sent/recv   : {self.totals('messages_sent')} / {self.totals('messages_received')}",
             f"  rejected messages    : {sum(rej.values())} {rej if rej else ''}".rstrip(),
@@ -116,7 +125,7 @@ def run_swarm(params: dict[str, Any], mode: str = "single", timeout: float = 120
     from distopt_ros.ros.qos import status_qos
     from distopt_ros.ros.robot_node import RobotNode
 
-    optimum = make_problem(cfg).centralized_optimum()
+    reference = reference_solution(cfg)
     context = Context()
     rclpy.init(context=context, domain_id=domain_id)
     executor = SingleThreadedExecutor(context=context)
@@ -151,7 +160,8 @@ def run_swarm(params: dict[str, Any], mode: str = "single", timeout: float = 120
             executor.spin_once(timeout_sec=0.05)
             if on_tick is not None:
                 on_tick(nodes, statuses)
-            done = len(statuses) == cfg.num_robots and all(s["done"] for s in statuses.values())
+            done = len(statuses) == cfg.num_robots and all(s["done"] for s in statuses.values()) and all(
+                n.agent.done for n in nodes)  # in one process, also wait for the coordinator's last round
             now = time.perf_counter() - started
             if progress and (done or now - last_print >= 0.5) and statuses:
                 last_print = now
@@ -167,7 +177,7 @@ def run_swarm(params: dict[str, Any], mode: str = "single", timeout: float = 120
             if procs and any(p.poll() not in (None, 0) for p in procs):
                 raise RuntimeError("a robot process exited with an error; see its output above")
         finished = len(statuses) == cfg.num_robots and all(s["done"] for s in statuses.values())
-        return SwarmReport(cfg, dict(statuses), optimum, time.perf_counter() - started, finished, nodes)
+        return SwarmReport(cfg, dict(statuses), reference, time.perf_counter() - started, finished, nodes)
     finally:
         for p in procs:
             p.terminate()

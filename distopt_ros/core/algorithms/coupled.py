@@ -54,6 +54,10 @@ class CoupledProblem:
     def m(self) -> int:
         return self.b[0].size
 
+    @property
+    def num_agents(self) -> int:
+        return len(self.objectives)
+
     def violation(self, xs: Sequence[np.ndarray]) -> float:
         """``||sum_i (A_i x_i - b_i)||``."""
         return float(np.linalg.norm(sum(a @ x - b for a, x, b in zip(self.A, xs, self.b, strict=True))))

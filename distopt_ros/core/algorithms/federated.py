@@ -53,6 +53,7 @@ class FedClient(Agent):
         self.batch_size = batch_size
         self.rng = np.random.default_rng([seed, agent_id])
         self.w = np.zeros(self.dim)
+        self.global_w = np.zeros(self.dim)
         self._reply: list[Message] = []
 
     def _train(self, w: np.ndarray) -> np.ndarray:
@@ -73,6 +74,7 @@ class FedClient(Agent):
     def _update(self, inbox: dict[int, Message]) -> None:
         msg = inbox[COORDINATOR]
         self._reply = []
+        self.global_w = np.array(msg.consensus)
         if msg.aux[self.agent_id] > 0.5:  # sampled this round
             self.w = self._train(np.array(msg.consensus))
             loss = self.objective.value(self.w)
@@ -81,7 +83,8 @@ class FedClient(Agent):
                                          primal=self.w, aux=[float(self.num_samples), loss])]
 
     def estimate(self) -> np.ndarray:
-        return self.w
+        """The client's copy of the global model (the swarm's answer), not its local fit."""
+        return self.global_w
 
 
 class FedServer(Agent):
@@ -91,7 +94,8 @@ class FedServer(Agent):
 
     def __init__(self, num_clients: int, dim: int, rounds: int, optimizer: str = "fedavg", fraction: float = 1.0,
                  server_step: float = 1.0, beta1: float = 0.9, beta2: float = 0.99, tau: float = 1e-3,
-                 seed: int = 0, w0: Sequence[float] | None = None, record: bool = False) -> None:
+                 seed: int = 0, w0: Sequence[float] | None = None, record: bool = False,
+                 tolerance: float = 0.0) -> None:
         k = at_least(num_clients, "num_clients", 1)
         super().__init__(COORDINATOR, dim, {i: {"primal": dim, "aux": 2} for i in range(k)}, rounds, record)
         if optimizer not in SERVER_OPTIMIZERS:
@@ -109,6 +113,7 @@ class FedServer(Agent):
         self.m = np.zeros(dim)
         self.v = np.full(dim, self.tau**2)
         self.losses: list[float] = []
+        self.tolerance = float(tolerance)
         self._sample()
 
     def _sample(self) -> None:
@@ -152,6 +157,8 @@ class FedServer(Agent):
                 self.v = self.v - (1 - self.beta2) * d2 * np.sign(self.v - d2)
             self.w = self.w + self.server_step * self.m / (np.sqrt(self.v) + self.tau)
         self.dual_residual = float(np.linalg.norm(self.w - w_old))
+        if self.tolerance > 0 and self.dual_residual <= self.tolerance * max(1.0, float(np.linalg.norm(self.w))):
+            self.request_stop()  # the model stopped moving: the final broadcast tells every client
         self._sample()
 
     def estimate(self) -> np.ndarray:
