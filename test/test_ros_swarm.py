@@ -125,8 +125,9 @@ def test_malformed_and_foreign_messages_are_rejected_without_touching_state(doma
         send(2, consensus=[1.0, 2.0, 3.0])           # wrong dimension
         send(3, sender_id=7)                         # unknown sender on this edge
         send(4, algorithm="admm")                    # wrong algorithm
-        send(4)                                      # duplicate sequence number
-        send(5, iteration=50)                        # far in the future
+        send(5)                                      # a valid message: accepted (buffered, no step yet)
+        send(5)                                      # the same sequence number again: a replay
+        send(6, iteration=50)                        # far in the future
         deadline = time.time() + 10
         while sum(robot.rejections().values()) < 6 and time.time() < deadline:
             ex.spin_once(timeout_sec=0.05)
@@ -242,8 +243,13 @@ def test_every_family_converges_over_dds(domain_id, params):
 @pytest.mark.parametrize("params", [
     {"algorithm": "coupled", "problem": "microgrid", "num_robots": 4, "topology": "ring", "gamma": 0.1},
     {"algorithm": "price", "problem": "allocation", "num_robots": 4, "dim": 2, "step": 0.1},
+    {"algorithm": "price", "problem": "allocation", "num_robots": 4, "price_mode": "extragradient", "step": 0.1},
     {"algorithm": "fedavg", "problem": "fusion", "num_robots": 4, "local_epochs": 3},
-], ids=lambda p: p["algorithm"])
+    {"algorithm": "rcaladin", "problem": "fusion", "num_robots": 4},
+    {"algorithm": "dgd", "problem": "logistic", "num_robots": 4, "topology": "ring", "step": 0.02},
+    {"algorithm": "diging", "problem": "least_squares", "num_robots": 4, "topology": "path", "step": 0.01},
+    {"algorithm": "atg", "problem": "fusion", "num_robots": 5, "topology": "star"},
+], ids=lambda p: f"{p['algorithm']}-{p.get('price_mode', p['problem'])}")
 def test_ros_iterates_equal_simulator_for_more_families(domain_id, params):
     from distopt_ros.core.scenario import SwarmConfig, make_swarm
     from distopt_ros.sim.simulator import simulate
@@ -264,3 +270,41 @@ def test_seed003_algorithm2_converges_over_a_lossy_radio(domain_id):
     assert report.finished
     assert report.max_error < 1e-6
     assert report.totals("messages_dropped") > 0
+
+
+def test_bad_messages_injected_into_a_running_swarm_are_rejected_and_it_converges(domain_id):
+    """NaN, wrong size, unknown sender and a replayed sequence number hit robot 1 mid-run."""
+    import rclpy
+
+    from distopt_ros.msg import AgentState
+    from distopt_ros.ros import runner
+
+    state = {}
+
+    def inject(nodes, statuses):
+        if "pub" not in state:
+            ctx = nodes[0].context
+            state["node"] = rclpy.create_node("intruder", context=ctx)
+            state["pub"] = state["node"].create_publisher(AgentState, "/robot_0/edge_to_1", nodes[0].qos)
+            state["sent"] = 0
+        if state["sent"] < 4 and statuses and min(s["iteration"] for s in statuses.values()) >= 3:
+            base = {"sender_id": 0, "receiver_id": 1, "algorithm": "radmm", "kind": "edge", "dim": 2}
+            bad = [
+                {**base, "iteration": 5, "seq": 10**9, "primal": [0.0, 0.0], "consensus": [float("nan"), 0.0]},
+                {**base, "iteration": 6, "seq": 10**9 + 1, "primal": [0.0, 0.0], "consensus": [1.0, 2.0, 3.0]},
+                {**base, "sender_id": 7, "iteration": 7, "seq": 10**9 + 2, "primal": [0.0, 0.0],
+                 "consensus": [1.0, 1.0]},
+                {**base, "iteration": 0, "seq": 1, "primal": [0.0, 0.0], "consensus": [1.0, 1.0]},  # replay of seq 1
+            ]
+            m = AgentState(**{k: v for k, v in bad[state["sent"]].items() if k not in ("primal", "consensus")})
+            m.primal = bad[state["sent"]]["primal"]
+            m.consensus = bad[state["sent"]]["consensus"]
+            state["pub"].publish(m)
+            state["sent"] += 1
+
+    report = runner.run_swarm({**FAST, "algorithm": "radmm", "num_robots": 4, "topology": "ring", "seed": 3,
+                               "max_iterations": 5000, "tolerance": 1e-10}, progress=False, domain_id=domain_id,
+                              timeout=90.0, on_tick=inject)
+    assert state["sent"] == 4 and report.converged and report.max_error < 1e-6
+    robot1 = next(n for n in report.nodes if n.agent.agent_id == 1)
+    assert sum(robot1.rejections().values()) >= 3  # every bad payload that arrived in time was refused

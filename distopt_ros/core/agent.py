@@ -93,8 +93,10 @@ class Agent:
         if reason is not None:
             self.stats.rejected[reason] += 1
             return reason
-        if self.asynchronous:
+        last = self._latest.get(msg.sender)
+        if last is None or msg.iteration >= last.iteration:
             self._latest[msg.sender] = msg
+        if self.asynchronous:
             self._fresh.add(msg.sender)
         else:
             self._inbox.setdefault(msg.iteration, {})[msg.sender] = msg
@@ -114,9 +116,11 @@ class Agent:
         self.asynchronous = on
 
     def latest(self, sender: int) -> Message | None:
-        """The most recent accepted message of ``sender`` (fresh or already used)."""
-        if not self.asynchronous:
-            return None
+        """The most recent accepted message of ``sender`` (fresh or already used), in either mode.
+
+        Synchronous rounds that time out (missing messages counted as lost) use it for the
+        stop counter, so a neighbour whose final message was lost still lets the agent stop.
+        """
         return self._latest.get(sender)
 
     def ready(self) -> bool:

@@ -42,7 +42,7 @@ class AgentNode(Node):
         self.agent: Agent | None = None
         self.started = False
         self.transport_rejections: Counter[str] = Counter()
-        self._last_seq: dict[str, int] = {}
+        self._last_seq: dict[tuple[str, int], int] = {}
         self._seq = 0
         self._barrier: list[tuple[Publisher, int]] = []
         self._subs: list[Any] = []
@@ -165,11 +165,14 @@ class AgentNode(Node):
         self._after_step(was_done)
 
     def _on_wire(self, topic: str, wire: Any, convert: Callable[[Any], Message]) -> None:
+        # Sequence numbers are tracked per (topic, sender) and advanced only by an accepted
+        # message, so a malformed or forged payload cannot push the counter ahead and make
+        # the genuine sender's next messages look like replays.
+        key = (topic, int(getattr(wire, "sender_id", -1)))
         seq = int(getattr(wire, "seq", 0))
-        if seq <= self._last_seq.get(topic, 0):
+        if seq <= self._last_seq.get(key, 0):
             self._reject(topic, "duplicate_seq")
             return
-        self._last_seq[topic] = seq
         try:
             msg = convert(wire)
         except (ValueError, TypeError) as exc:
@@ -186,6 +189,7 @@ class AgentNode(Node):
                     f"rejected message on {topic} (iteration {msg.iteration}): {reason}",
                     throttle_duration_sec=5.0)
             return
+        self._last_seq[key] = seq
         if self.started and not self.asynchronous:
             self._advance()
 
