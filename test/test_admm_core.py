@@ -7,6 +7,7 @@ from scipy.optimize import minimize
 from distopt_ros.core.algorithms.admm import ConsensusADMMAgent, ConsensusADMMCoordinator, RelaxedADMMAgent
 from distopt_ros.core.graphs import make_graph
 from distopt_ros.core.messages import COORDINATOR, Message
+from distopt_ros.core.network import NetworkModel
 from distopt_ros.core.problems import QuadraticObjective, target_fusion_problem
 from distopt_ros.core.scenario import SwarmConfig, make_problem, make_swarm
 from distopt_ros.sim.simulator import simulate
@@ -155,3 +156,44 @@ def test_bad_messages_are_rejected_and_leave_state_untouched():
     assert agent.receive(_edge(0, 1, 0, [1.0])) == "stale"
     assert sum(agent.stats.rejected.values()) == 8
     assert agent.stats.received == 2
+
+
+def _exchange(a, b, msgs):
+    for m in msgs:
+        (b if m.receiver == b.agent_id else a).receive(m)
+
+
+def test_lost_final_message_is_resent_and_stops_the_neighbour():
+    """A robot's final ``done`` message is lost: the neighbour's repeated messages earn a resend."""
+    objs = t1_objectives()
+    a = RelaxedADMMAgent(0, objs[0], [1], rho=1.0, alpha=0.5, max_iterations=3)
+    b = RelaxedADMMAgent(1, objs[1], [0], rho=1.0, alpha=0.5, max_iterations=100)
+    _exchange(a, b, a.start() + b.start())
+    for _ in range(2):
+        _exchange(a, b, a.step() + b.step())
+    final = a.step()  # iteration 3: a stops (cap); its final message is lost on the radio
+    assert a.done and final[0].done
+    _exchange(a, b, b.step())  # b's round-3 message: the legitimate last round, nothing owed
+    assert a.farewell() == []
+    assert not b.ready()
+    _exchange(a, b, b.step())  # b timed out and stepped without a: round 4, still not done
+    assert not b.done
+    resent = a.farewell()
+    assert resent == final and a.stats.farewells == 1
+    x_before = b.x.copy()
+    assert b.receive(resent[0]) is None  # stale (round 3 < 4) but done: accepted for its flag only
+    assert b.stats.done_notices == 1 and np.array_equal(b.x, x_before)
+    b.step()  # the round times out again
+    assert b.done and b.converged
+
+
+@pytest.mark.parametrize("probability", [0.2, 0.4])
+def test_lossy_simulation_everyone_stops_converged(probability):
+    """Bernoulli loss and random activation: the stop flood still reaches every robot."""
+    cfg = SwarmConfig(algorithm="radmm", num_robots=6, topology="ring", seed=2, alpha=0.8,
+                      max_iterations=5000, tolerance=1e-8)
+    agents = make_swarm(cfg)
+    net = NetworkModel(loss="bernoulli", loss_probability=probability, activation_probability=0.5, seed=4)
+    simulate(agents, network=net, max_rounds=50_000)
+    assert all(ag.converged for ag in agents.values())
+    assert max(ag.iteration for ag in agents.values()) < 5000

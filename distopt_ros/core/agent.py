@@ -31,6 +31,10 @@ class AgentStats:
     rejected: Counter[str] = field(default_factory=Counter)
     ignored_after_stop: int = 0
     """Valid-looking messages that arrived after this agent stopped (the stop flood's tail)."""
+    done_notices: int = 0
+    """Old or repeated messages accepted only for their ``done`` flag (a neighbour's final message resent)."""
+    farewells: int = 0
+    """Final messages resent after stopping to neighbours that evidently missed them."""
 
 
 class Agent:
@@ -72,6 +76,10 @@ class Agent:
         self.asynchronous = False
         self._latest: dict[int, Message] = {}
         self._fresh: set[int] = set()
+        self._peer_done = False
+        self._final: list[Message] = []
+        self._after_stop_heard: Counter[int] = Counter()
+        self._owed: set[int] = set()
 
     # ------------------------------------------------------------------ protocol
     def start(self) -> list[Message]:
@@ -84,12 +92,27 @@ class Agent:
         """Buffer ``msg`` for its round; returns the rejection reason, or None if accepted.
 
         After the agent has stopped, messages are ignored (reason ``after_stop``) but not
-        counted as rejections: neighbours legitimately send one last round.
+        counted as rejections: neighbours legitimately send one last round. A neighbour that
+        sends a second not-done message after that evidently missed the final one (lost
+        radio packet); it is owed a resend, see :meth:`farewell`.
+
+        A well-formed message flagged ``done`` that is stale, repeated or rounds ahead (a
+        resend, or a neighbour that ran ahead on round timeouts) still certifies that the
+        swarm has converged: its values are not used, only its flag, so this agent stops at
+        its next step too.
         """
         if self.done:
             self.stats.ignored_after_stop += 1
+            if msg.sender in self.expected and not msg.done:
+                self._after_stop_heard[msg.sender] += 1
+                if self._after_stop_heard[msg.sender] >= 2:
+                    self._owed.add(msg.sender)
             return "after_stop"
         reason = self._check(msg)
+        if reason in ("stale", "duplicate", "too_early") and msg.done:
+            self._peer_done = True
+            self.stats.done_notices += 1
+            return None
         if reason is not None:
             self.stats.rejected[reason] += 1
             return reason
@@ -145,7 +168,7 @@ class Agent:
         self.iteration += 1
         if self.record:
             self.trajectory.append(self.estimate().copy())
-        flood = any(m.done for m in inbox.values())
+        flood = self._peer_done or any(m.done for m in inbox.values())
         if self._stop_next or flood:
             self.converged = True
         if self._stop_next or flood or self.iteration >= self.max_iterations:
@@ -153,6 +176,22 @@ class Agent:
         out = self._outgoing()
         if self.done:
             self._inbox.clear()
+            self._final = list(out)
+        return self._send(out)
+
+    def farewell(self) -> list[Message]:
+        """After stopping: the final messages again, for each neighbour owed them.
+
+        Under loss a robot's final ``done`` message can vanish; its neighbour would then
+        wait (or time out round after round) for a robot that has left. Answering the
+        neighbour's repeated messages with the final ones lets the stop flood finish.
+        Lossless synchronous runs never owe anything, so they send exactly what they did.
+        """
+        if not self._owed:
+            return []
+        owed, self._owed = self._owed, set()
+        out = [m for m in self._final if m.receiver == BROADCAST or m.receiver in owed]
+        self.stats.farewells += len(out)
         return self._send(out)
 
     # ------------------------------------------------------------------ hooks

@@ -33,6 +33,9 @@ from distopt_ros.msg import RobotStatus
 from distopt_ros.ros.params import LIVE_TRANSPORT
 from distopt_ros.ros.qos import apply_preset, status_qos, swarm_qos
 
+LAGGING_WINDOW = 100
+"""Rounds ahead a message may be and still be buffered when sync rounds time out."""
+
 
 class AgentNode(Node):
     """Base of robot and coordinator nodes: start barrier, step loop, status, rejections."""
@@ -78,6 +81,10 @@ class AgentNode(Node):
         if lossy and not self.asynchronous and self.round_timeout <= 0:
             raise ValueError("loss in sync mode needs round_timeout > 0 (or execution_mode async): "
                              "a lost message would stall the round forever")
+        if self.round_timeout > 0:
+            # A robot that fell behind on timeouts must buffer its neighbours' later rounds
+            # to catch up; refusing them as too early would turn every message into a loss.
+            agent.future_window = max(agent.future_window, LAGGING_WINDOW)
         if self.asynchronous:
             agent.set_asynchronous(True)
             self._step_timer = self.create_timer(float(t["step_period"]), self._async_tick)
@@ -183,11 +190,13 @@ class AgentNode(Node):
             self.messages_lost += 1  # the modelled radio lost it
             return
         reason = self.agent.receive(msg)
+        if reason == "after_stop":
+            self._emit(self.agent.farewell())  # a neighbour that missed our final message gets it again
+            return
         if reason is not None:
-            if reason != "after_stop":
-                self.get_logger().warning(
-                    f"rejected message on {topic} (iteration {msg.iteration}): {reason}",
-                    throttle_duration_sec=5.0)
+            self.get_logger().warning(
+                f"rejected message on {topic} (iteration {msg.iteration}): {reason}",
+                throttle_duration_sec=5.0)
             return
         self._last_seq[key] = seq
         if self.started and not self.asynchronous:

@@ -217,8 +217,11 @@ def _simulate_ticks(agents: Mapping[int, Agent], max_ticks: int, network: Networ
     while tick < max_ticks and not all(a.done for a in agents.values()):
         tick += 1
         for target, msg in in_flight.pop(tick, []):
-            if agents[target].receive(msg) is None:
+            reason = agents[target].receive(msg)
+            if reason is None:
                 delivered += 1
+            elif reason == "after_stop":
+                transmit(agents[target].farewell(), tick)
         for aid in order:
             agent = agents[aid]
             if not agent.done and network.active(aid):

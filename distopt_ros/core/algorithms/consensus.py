@@ -116,8 +116,9 @@ class GossipAgent(Agent):
         return super().start()
 
     def receive(self, msg: Message) -> str | None:
+        notices = self.stats.done_notices
         reason = super().receive(msg)
-        if reason is None:
+        if reason is None and self.stats.done_notices == notices:
             self._queue.append(msg)  # every handshake message counts, not only the latest
         return reason
 
