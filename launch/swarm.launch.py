@@ -21,7 +21,9 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from distopt_ros.core.registry import get_spec
+from distopt_ros.core.graphs import DIRECTED_TOPOLOGIES, TOPOLOGIES
+from distopt_ros.core.registry import ALGORITHM_SPECS, get_spec
+from distopt_ros.core.scenario import PROBLEMS
 from launch import LaunchDescription
 
 # Launch arguments that override the YAML on every node (empty = keep the YAML's value).
@@ -69,14 +71,14 @@ def generate_launch_description():
                               description="Parameter YAML (ros__parameters under /**)"),
         DeclareLaunchArgument("num_robots", default_value="", description="Override num_robots"),
         DeclareLaunchArgument("topology", default_value="",
-                              description="Override topology: ring, path, star, complete, grid, "
-                                          "random_geometric, erdos_renyi"),
+                              description=f"Override topology: {', '.join(TOPOLOGIES)}; "
+                                          f"for qudrc: {', '.join(DIRECTED_TOPOLOGIES)}"),
         DeclareLaunchArgument("seed", default_value="", description="Override the scenario seed"),
         DeclareLaunchArgument("algorithm", default_value="",
-                              description="Override algorithm: radmm, dgd, diging, atg, coupled (decentralized); "
-                                          "admm, rcaladin, fedavg, price (with a coordinator)"),
+                              description="Override algorithm: " + "; ".join(
+                                  f"{name} = {spec.description}" for name, spec in ALGORITHM_SPECS.items())),
         DeclareLaunchArgument("problem", default_value="",
-                              description="Override problem: fusion, least_squares, logistic, microgrid, allocation"),
+                              description=f"Override problem: {', '.join(PROBLEMS)}"),
         DeclareLaunchArgument("qos_preset", default_value="", description="QoS preset: reliable or lossy_radio"),
         DeclareLaunchArgument("loss", default_value="", description="Radio loss model: none, bernoulli, "
                                                                     "gilbert_elliott"),

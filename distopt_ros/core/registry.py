@@ -2,7 +2,8 @@
 
 One table maps each configurable algorithm to its section of ALGORITHMS.md, its topic
 layout (``edge``: a payload per neighbour; ``broadcast``: one payload for all neighbours;
-``star``: robots talk to a coordinator) and a builder, so the simulator CLI, the ROS nodes,
+``star``: robots talk to a coordinator; ``digraph``: integer payloads along the edges of a
+directed graph, out-neighbours only) and a builder, so the simulator CLI, the ROS nodes,
 the benchmarks and the tests construct agents the same way from the same parameters.
 """
 
@@ -14,13 +15,13 @@ from typing import Any
 
 from distopt_ros.core.agent import Agent
 from distopt_ros.core.algorithms.admm import ConsensusADMMAgent, ConsensusADMMCoordinator, RelaxedADMMAgent
-from distopt_ros.core.algorithms.aladin import AveragingCoordinator, RCAladinAgent
+from distopt_ros.core.algorithms.aladin import AveragingCoordinator, QuDRCAladinAgent, RCAladinAgent
 from distopt_ros.core.algorithms.atg import ATGAgent
 from distopt_ros.core.algorithms.coupled import CoupledADMMAgent
 from distopt_ros.core.algorithms.federated import FedClient, FedServer
 from distopt_ros.core.algorithms.gradient import DGDAgent, DIGingAgent
 from distopt_ros.core.algorithms.price import AuctioneerAgent, BidderAgent
-from distopt_ros.core.graphs import Graph, metropolis_row
+from distopt_ros.core.graphs import Digraph, Graph, metropolis_row
 from distopt_ros.core.problems import Problem
 
 
@@ -36,12 +37,20 @@ class AlgorithmSpec:
     name: str
     description: str
     transport: str
-    build: Callable[[int, Any, Graph, Mapping[str, Any], bool], Agent]
+    build: Callable[[int, Any, Any, Mapping[str, Any], bool], Agent]
     problem_kind: str = "consensus"
+    cap_unit: str = "rounds"
+    """What ``max_iterations`` counts: ``rounds`` (messages exchanged), or ``outer`` iterations
+    of an algorithm whose outer iterations take a varying number of rounds (qudrc)."""
 
     @property
     def has_coordinator(self) -> bool:
         return self.transport == "star"
+
+    @property
+    def directed(self) -> bool:
+        """True if the algorithm runs over a directed graph (``topology`` names a digraph)."""
+        return self.transport == "digraph"
 
 
 def _stop(graph: Graph, p: Mapping[str, Any]) -> dict[str, Any]:
@@ -50,6 +59,13 @@ def _stop(graph: Graph, p: Mapping[str, Any]) -> dict[str, Any]:
 
 def _decay(p: Mapping[str, Any]) -> float | None:
     return p["step_decay"] if p.get("step_decay", 0.0) > 0 else None
+
+
+def _qudrc(i: int, prob: Problem, g: Digraph, p: Mapping[str, Any], rec: bool) -> Agent:
+    if not isinstance(g, Digraph):
+        raise ValueError("qudrc needs a directed topology (directed_ring or random_strongly_connected)")
+    return QuDRCAladinAgent(i, prob.objectives[i], g, p["rho"], p["quantization_level"], p["max_iterations"],
+                            seed=p["seed"], watchdog=p["watchdog"], record=rec)
 
 
 def _fed_client(i: int, prob: Problem, g: Graph, p: Mapping[str, Any], rec: bool) -> Agent:
@@ -92,6 +108,9 @@ ALGORITHM_SPECS: dict[str, AlgorithmSpec] = {
             "rcaladin", "RC-ALADIN with an averaging coordinator (section 11.2)", "star",
             lambda i, prob, g, p, rec: RCAladinAgent(i, prob.objectives[i], p["rho"], p["max_iterations"],
                                                      record=rec)),
+        AlgorithmSpec(
+            "qudrc", "quantized decentralized RC-ALADIN over a digraph, integer payloads (sections 11.3-11.4)",
+            "digraph", _qudrc, cap_unit="outer"),
         AlgorithmSpec("fedavg", "FedAvg / FedOpt on a star with client sampling (sections 12-13)", "star",
                       _fed_client),
         AlgorithmSpec(
@@ -134,7 +153,8 @@ def build_swarm(name: str, problem: Any, graph: Graph, p: Mapping[str, Any],
     spec = get_spec(name)
     if graph.num_nodes != problem.num_agents:
         raise ValueError(f"graph has {graph.num_nodes} nodes but the problem has {problem.num_agents} agents")
-    params = {"seed": 0, "kappa": 1.0, "local_epochs": 1, "local_step": 0.1, "client_fraction": 1.0,
+    params = {"seed": 0, "kappa": 1.0, "quantization_level": 1e-3, "watchdog": 100_000, "local_epochs": 1,
+              "local_step": 0.1, "client_fraction": 1.0,
               "server_optimizer": "fedavg", "server_step": 1.0, "price_mode": "dual", **p}
     agents = {i: spec.build(i, problem, graph, params, record) for i in range(problem.num_agents)}
     coord = build_coordinator(name, problem, params, record)

@@ -16,7 +16,7 @@ import numpy as np
 
 from distopt_ros.core.agent import Agent
 from distopt_ros.core.algorithms.coupled import microgrid_problem
-from distopt_ros.core.graphs import TOPOLOGIES, Graph, make_graph
+from distopt_ros.core.graphs import DIRECTED_TOPOLOGIES, TOPOLOGIES, Digraph, Graph, make_digraph, make_graph
 from distopt_ros.core.problems import (
     Problem,
     random_least_squares_problem,
@@ -65,13 +65,18 @@ class SwarmConfig:
     server_optimizer: str = "fedavg"
     server_step: float = 1.0
     price_mode: str = "dual"
+    quantization_level: float = 1e-3
+    watchdog: int = 100_000
 
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)}; got {self.algorithm!r}")
         at_least(self.num_robots, "num_robots", 2)
-        if self.topology not in TOPOLOGIES:
-            raise ValueError(f"topology must be one of {', '.join(TOPOLOGIES)}; got {self.topology!r}")
+        spec = get_spec(self.algorithm)
+        allowed = DIRECTED_TOPOLOGIES if spec.directed else TOPOLOGIES
+        if self.topology not in allowed:
+            raise ValueError(f"topology must be one of {', '.join(allowed)} for {self.algorithm}; "
+                             f"got {self.topology!r}")
         at_least(self.seed, "seed", 0)
         at_least(self.dim, "dim", 1)
         positive(self.rho, "rho")
@@ -102,6 +107,8 @@ class SwarmConfig:
         positive(self.server_step, "server_step")
         if self.price_mode not in ("dual", "gda", "extragradient"):
             raise ValueError(f"price_mode must be dual, gda or extragradient; got {self.price_mode!r}")
+        positive(self.quantization_level, "quantization_level")
+        at_least(self.watchdog, "watchdog", 1)
 
     @classmethod
     def from_mapping(cls, params: Mapping[str, Any]) -> SwarmConfig:
@@ -123,7 +130,7 @@ class SwarmConfig:
 
     @property
     def transport(self) -> str:
-        """Topic layout of the algorithm: ``edge``, ``broadcast`` or ``star``."""
+        """Topic layout of the algorithm: ``edge``, ``broadcast``, ``star`` or ``digraph``."""
         return get_spec(self.algorithm).transport
 
     def as_params(self) -> dict[str, Any]:
@@ -166,13 +173,15 @@ def reference_solution(cfg: SwarmConfig, problem: Any | None = None) -> dict[int
     return {i: np.asarray(xs[i]) for i in range(cfg.num_robots)}
 
 
-def scenario_graph(cfg: SwarmConfig) -> Graph:
-    """The communication graph: the configured topology, or the star for coordinator forms."""
+def scenario_graph(cfg: SwarmConfig) -> Graph | Digraph:
+    """The communication graph of the configured topology (directed for digraph algorithms)."""
+    if get_spec(cfg.algorithm).directed:
+        return make_digraph(cfg.topology, cfg.num_robots, seed=cfg.seed)
     return make_graph(cfg.topology, cfg.num_robots, seed=cfg.seed)
 
 
 def make_agent(cfg: SwarmConfig, robot_id: int, problem: Any | None = None,
-               graph: Graph | None = None, record: bool = False) -> Agent:
+               graph: Graph | Digraph | None = None, record: bool = False) -> Agent:
     """The agent of robot ``robot_id``, holding only its own private data."""
     if not 0 <= robot_id < cfg.num_robots:
         raise ValueError(f"robot_id must be in [0, {cfg.num_robots - 1}], got {robot_id}")

@@ -49,6 +49,8 @@ class AgentNode(Node):
         self._seq = 0
         self._barrier: list[tuple[Publisher, int]] = []
         self._subs: list[Any] = []
+        self.out_topics: list[str] = []
+        """Fully qualified algorithm topics this node publishes (for monitors and tests)."""
         self._status_pub = self.create_publisher(RobotStatus, "status", status_qos())
         self.on_done: Callable[[AgentNode], None] | None = None
         self.messages_lost = 0
@@ -128,6 +130,7 @@ class AgentNode(Node):
     def _publisher(self, msg_type: type, topic: str, listeners: int) -> Publisher:
         pub = self.create_publisher(msg_type, topic, self.qos)
         self._barrier.append((pub, listeners))
+        self.out_topics.append(pub.topic_name)
         return pub
 
     def _subscribe(self, msg_type: type, topic: str, convert: Callable[[Any], Message]) -> None:

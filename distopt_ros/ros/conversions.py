@@ -10,7 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 from distopt_ros.core.messages import BLOCKS, BROADCAST, COORDINATOR, Message
-from distopt_ros.msg import AgentState, CoordinatorBroadcast, RobotStatus
+from distopt_ros.msg import AgentState, CoordinatorBroadcast, QuantizedPayload, RobotStatus
+
+_EXACT_INT = 2**53
+"""Integers up to this size survive the core's float64 blocks exactly."""
 
 
 def to_agent_state(msg: Message, seq: int, stamp: object, frame_id: str = "") -> AgentState:
@@ -75,6 +78,49 @@ def from_coordinator_broadcast(wire: CoordinatorBroadcast) -> Message:
         algorithm=str(wire.algorithm), kind=str(wire.kind), dim=int(wire.dim),
         done=bool(wire.done), rho=float(wire.rho),
         consensus=np.asarray(wire.consensus, dtype=float), aux=np.asarray(wire.aux, dtype=float),
+    )
+
+
+def to_quantized_payload(msg: Message, seq: int, stamp: object, level: float, outer_iteration: int,
+                         frame_id: str = "") -> QuantizedPayload:
+    """A QuDRC node's inner-step message (integer blocks M, m, mass, tokens) as a ``QuantizedPayload``."""
+    out = QuantizedPayload()
+    out.header.stamp = stamp
+    out.header.frame_id = frame_id
+    out.sender_id = msg.sender
+    out.receiver_id = msg.receiver
+    out.outer_iteration = int(outer_iteration)
+    out.inner_step = msg.iteration
+    out.seq = seq
+    out.level = float(level)
+    out.done = msg.done
+    for field_name, block in (("max_values", msg.primal), ("min_values", msg.dual), ("mass", msg.consensus),
+                              ("tokens", msg.aux)):
+        values = np.asarray(block)
+        if values.size and (np.any(values != np.round(values)) or np.max(np.abs(values)) >= _EXACT_INT):
+            raise ValueError(f"{field_name} must hold integers below 2**53 in magnitude")
+        setattr(out, field_name, values.astype(np.int64))
+    return out
+
+
+def from_quantized_payload(wire: QuantizedPayload, level: float) -> Message:
+    """A ``QuantizedPayload`` as a core ``qudrc`` message; ValueError naming the field if it cannot be one.
+
+    ``level`` is the receiver's quantization level: payloads quantized with another level
+    would silently average different grids, so they are refused.
+    """
+    if wire.level != level:
+        raise ValueError(f"level {wire.level!r} differs from this swarm's quantization_level {level!r}")
+    blocks = {}
+    for name, field_name in (("primal", "max_values"), ("dual", "min_values"), ("consensus", "mass"),
+                             ("aux", "tokens")):
+        values = np.asarray(getattr(wire, field_name), dtype=np.int64)
+        if values.size and np.max(np.abs(values)) >= _EXACT_INT:
+            raise ValueError(f"{field_name} exceeds 2**53 in magnitude")
+        blocks[name] = values.astype(float)
+    return Message(
+        sender=int(wire.sender_id), receiver=int(wire.receiver_id), iteration=int(wire.inner_step),
+        algorithm="qudrc", kind="qavg", dim=int(blocks["primal"].size), done=bool(wire.done), **blocks,
     )
 
 

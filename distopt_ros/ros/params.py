@@ -12,7 +12,7 @@ from typing import Any
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
 
-from distopt_ros.core.graphs import TOPOLOGIES
+from distopt_ros.core.graphs import DIRECTED_TOPOLOGIES, TOPOLOGIES
 from distopt_ros.core.scenario import ALGORITHMS, SwarmConfig
 
 
@@ -30,7 +30,7 @@ class ParamSpec:
 _DESCRIPTIONS = {
     "algorithm": f"Algorithm: {'; '.join(f'{k} = {v}' for k, v in ALGORITHMS.items())}",
     "num_robots": "Number of robots in the swarm (>= 2)",
-    "topology": f"Communication graph: {', '.join(TOPOLOGIES)}",
+    "topology": f"Communication graph: {', '.join(TOPOLOGIES)}; qudrc: {', '.join(DIRECTED_TOPOLOGIES)}",
     "seed": "Seed of the scenario data and of random topologies",
     "dim": "Dimension of the decision variable (2 = planar target position)",
     "rho": "ADMM penalty (> 0)",
@@ -51,6 +51,8 @@ _DESCRIPTIONS = {
     "server_optimizer": "fedavg: fedavg, fedadam, fedadagrad or fedyogi",
     "server_step": "fedavg: server learning rate",
     "price_mode": "price: dual (best response), gda or extragradient",
+    "quantization_level": "qudrc: quantization level Delta of the integer payloads (> 0)",
+    "watchdog": "qudrc: inner steps after which a quantized averaging loop that has not stopped is an error",
 }
 _RANGES: dict[str, tuple[float, float]] = {
     "num_robots": (2, 100_000), "seed": (0, 2**31 - 1), "dim": (1, 1000),
@@ -58,6 +60,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "tolerance": (0.0, 1.0), "stop_patience": (1, 10_000), "step": (0.0, 1e6), "step_decay": (0.0, 1.0),
     "gamma": (0.0, 1.0), "delta": (0.0, 1e6), "kappa": (0.0, 1e6), "local_epochs": (1, 10_000),
     "local_step": (0.0, 1e6), "client_fraction": (0.0, 1.0), "server_step": (0.0, 1e6),
+    "quantization_level": (0.0, 1e6), "watchdog": (1, 10**9),
 }
 
 SWARM_PARAMETERS: tuple[ParamSpec, ...] = tuple(

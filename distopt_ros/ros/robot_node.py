@@ -6,8 +6,11 @@ Topics (``<ns>`` is the node's namespace, ``robot_<i>``; ``<parent>`` its parent
   and subscribes to ``<parent>/robot_<j>/edge_to_<i>`` (``distopt_ros/msg/AgentState``);
 * broadcast algorithms (``dgd``, ``diging``): publishes ``<ns>/state`` and subscribes to
   ``<parent>/robot_<j>/state`` of every neighbour;
-* star algorithms (``admm``): publishes ``<ns>/state`` and subscribes to
-  ``<parent>/coordinator/consensus`` (``distopt_ros/msg/CoordinatorBroadcast``);
+* star algorithms (``admm``, ``rcaladin``, ``fedavg``, ``price``): publishes ``<ns>/state`` and
+  subscribes to ``<parent>/coordinator/consensus`` (``distopt_ros/msg/CoordinatorBroadcast``);
+* digraph algorithms (``qudrc``): publishes ``<ns>/edge_to_<j>`` per out-neighbour ``j`` and
+  subscribes to ``<parent>/robot_<j>/edge_to_<i>`` per in-neighbour ``j``
+  (``distopt_ros/msg/QuantizedPayload``, exact integers): edge direction is honoured;
 * ``<ns>/status`` (``RobotStatus``, transient local) for monitors.
 """
 
@@ -22,7 +25,7 @@ from rclpy.executors import ExternalShutdownException
 
 from distopt_ros.core.messages import COORDINATOR, Message
 from distopt_ros.core.scenario import make_agent
-from distopt_ros.msg import AgentState, CoordinatorBroadcast
+from distopt_ros.msg import AgentState, CoordinatorBroadcast, QuantizedPayload
 from distopt_ros.ros import conversions
 from distopt_ros.ros.agent_node import AgentNode
 from distopt_ros.ros.params import declare_swarm
@@ -58,6 +61,14 @@ class RobotNode(AgentNode):
             self._state_pub = self._publisher(AgentState, "state", 1)
         elif transport == "broadcast":
             self._state_pub = self._publisher(AgentState, "state", len(peers))
+        elif transport == "digraph":
+            level = self.config.quantization_level
+            for sender in peers:  # in-neighbours
+                self._subscribe(QuantizedPayload, f"{parent}/robot_{sender}/edge_to_{self.robot_id}",
+                                lambda w: conversions.from_quantized_payload(w, level))
+            for receiver in self.agent.out_neighbors:
+                self._edge_pubs[receiver] = self._publisher(QuantizedPayload, f"edge_to_{receiver}", 1)
+            peers = []
         for sender in peers:
             topic = f"edge_to_{self.robot_id}" if transport == "edge" else "state"
             self._subscribe(AgentState, f"{parent}/robot_{sender}/{topic}",
@@ -72,7 +83,11 @@ class RobotNode(AgentNode):
         stamp = self.get_clock().now().to_msg()
         for msg in messages:
             pub = self._edge_pubs[msg.receiver] if msg.receiver >= 0 else self._state_pub
-            pub.publish(conversions.to_agent_state(msg, self._next_seq(), stamp))
+            if self.config.transport == "digraph":
+                pub.publish(conversions.to_quantized_payload(msg, self._next_seq(), stamp,
+                                                             self.config.quantization_level, self.agent.outer))
+            else:
+                pub.publish(conversions.to_agent_state(msg, self._next_seq(), stamp))
 
 
 def main(args: list[str] | None = None) -> int:

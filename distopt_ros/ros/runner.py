@@ -26,6 +26,7 @@ import yaml
 
 import distopt_ros.ros  # noqa: F401  (pins discovery to localhost before rclpy starts)
 from distopt_ros.config import default_config, load_params, parse_override
+from distopt_ros.core.registry import get_spec
 from distopt_ros.core.scenario import SwarmConfig, reference_solution
 
 DEFAULT_CONFIG = default_config()
@@ -167,10 +168,14 @@ def run_swarm(params: dict[str, Any], mode: str = "single", timeout: float = 120
                 last_print = now
                 its = [s["iteration"] for s in statuses.values()]
                 res = max((s["primal_residual"] for s in statuses.values()), default=float("nan"))
-                frac = min(1.0, max(its) / cfg.max_iterations)
+                n_done = sum(s["done"] for s in statuses.values())
+                if get_spec(cfg.algorithm).cap_unit == "rounds":
+                    frac, cap = min(1.0, max(its) / cfg.max_iterations), f"of {cfg.max_iterations}"
+                else:  # the cap counts outer iterations of unknown length: show robots done
+                    frac, cap = n_done / cfg.num_robots, f"(cap {cfg.max_iterations} outer)"
                 bar = "#" * int(20 * frac)
-                print(f"[{bar:<20}] iteration {min(its):>6}-{max(its):<6} of {cfg.max_iterations}  "
-                      f"residual {res:.2e}  robots done {sum(s['done'] for s in statuses.values())}/{cfg.num_robots}",
+                print(f"[{bar:<20}] iteration {min(its):>6}-{max(its):<6} {cap}  "
+                      f"residual {res:.2e}  robots done {n_done}/{cfg.num_robots}",
                       file=out, flush=True)
             if done:
                 break
