@@ -33,6 +33,8 @@ class AgentStats:
     """Valid-looking messages that arrived after this agent stopped (the stop flood's tail)."""
     done_notices: int = 0
     """Old or repeated messages accepted only for their ``done`` flag (a neighbour's final message resent)."""
+    redundant: int = 0
+    """Copies of rounds already held, delivered by a retransmitting transport (see ``expect_copies``)."""
     farewells: int = 0
     """Final messages resent after stopping to neighbours that evidently missed them."""
 
@@ -80,6 +82,9 @@ class Agent:
         self._final: list[Message] = []
         self._after_stop_heard: Counter[int] = Counter()
         self._owed: set[int] = set()
+        self.expect_copies = False
+        """Set by a transport that resends rounds on request: stale or repeated rounds are then
+        expected copies, counted as ``redundant`` (reason ``redundant``) rather than as rejections."""
 
     # ------------------------------------------------------------------ protocol
     def start(self) -> list[Message]:
@@ -113,6 +118,9 @@ class Agent:
             self._peer_done = True
             self.stats.done_notices += 1
             return None
+        if reason in ("stale", "duplicate") and self.expect_copies:
+            self.stats.redundant += 1
+            return "redundant"
         if reason is not None:
             self.stats.rejected[reason] += 1
             return reason
@@ -146,14 +154,25 @@ class Agent:
         """
         return self._latest.get(sender)
 
+    def awaited(self) -> tuple[int, ...]:
+        """Senders whose message the current synchronous round needs (all expected, by default)."""
+        return tuple(self.expected)
+
+    def missing(self) -> list[int]:
+        """Awaited senders whose message for the current round has not arrived (sync protocol).
+
+        A transport that retransmits on request asks exactly these senders again.
+        """
+        if self.done or self.asynchronous:
+            return []
+        got = self._inbox.get(self.iteration, {})
+        return [s for s in self.awaited() if s not in got]
+
     def ready(self) -> bool:
-        """True when every expected sender's message for the current round is here."""
+        """True when every awaited sender's message for the current round is here."""
         if self.done:
             return False
-        if self.asynchronous:
-            return True
-        got = self._inbox.get(self.iteration, {})
-        return all(s in got for s in self.expected)
+        return self.asynchronous or not self.missing()
 
     def step(self) -> list[Message]:
         """Consume the current round's messages, advance one round, return what to send."""

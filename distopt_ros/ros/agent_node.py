@@ -10,9 +10,14 @@ The radio is modelled here with the simulator's own :class:`NetworkModel` (seede
 robot): loss is decided on arrival, per link (so a broadcast can reach one neighbour and
 not another), latency delays the publish, and in ``async`` mode a timer offers the agent a
 wake-up every ``step_period`` that it takes with ``activation_probability``. In ``sync``
-mode a ``round_timeout`` turns missing messages into losses for algorithms that tolerate
-them (edge ADMM, ATG, seed 003); without it a lossy link would stall a round forever, so that
-combination is refused.
+mode a ``round_timeout`` decides what happens to a round whose messages are late
+(``round_timeout_action``): ``skip`` steps without them (counted as lost) for algorithms that
+tolerate missing messages (edge ADMM, ATG, DGD, DIGing, seed 003); ``retransmit`` keeps the
+round discipline of the algorithms that do not (coordinator forms, RC-ALADIN, FedAvg, price):
+the robot asks each missing sender again (a ``nack`` payload on the same topics) every
+``round_timeout`` until the round is complete, so the iterates equal a lossless run and only
+the wall time pays for the loss. Without a timeout a lossy link would stall a round forever,
+so that combination is refused; so is loss on a digraph (no reverse link to ask on).
 """
 
 from __future__ import annotations
@@ -21,13 +26,14 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.publisher import Publisher
 
 from distopt_ros.core.agent import Agent
-from distopt_ros.core.messages import COORDINATOR, Message
+from distopt_ros.core.messages import BROADCAST, COORDINATOR, Message
 from distopt_ros.core.network import NetworkModel
 from distopt_ros.msg import RobotStatus
 from distopt_ros.ros.params import LIVE_TRANSPORT
@@ -35,6 +41,10 @@ from distopt_ros.ros.qos import apply_preset, status_qos, swarm_qos
 
 LAGGING_WINDOW = 100
 """Rounds ahead a message may be and still be buffered when sync rounds time out."""
+NACK = "nack"
+"""Message kind of a retransmission request: "send me your round ``iteration`` again"."""
+HISTORY_ROUNDS = 8
+"""Rounds of sent messages kept to answer retransmission requests."""
 
 
 class AgentNode(Node):
@@ -54,7 +64,13 @@ class AgentNode(Node):
         self._status_pub = self.create_publisher(RobotStatus, "status", status_qos())
         self.on_done: Callable[[AgentNode], None] | None = None
         self.messages_lost = 0
+        self.retransmitted = 0
+        self.retransmit_requests = 0
+        self.rounds_stalled = 0
         self._last_step_time = None
+        self._last_request = None
+        self._stalled_round = -1
+        self._history: dict[int, list[Message]] = {}
         self._delayed: list[Any] = []
 
     # ------------------------------------------------------------------ wiring
@@ -77,12 +93,25 @@ class AgentNode(Node):
         self.round_timeout = float(t["round_timeout"])
         self.asynchronous = mode == "async"
         lossy = t["loss"] != "none" and t["loss_probability"] > 0
-        if (self.asynchronous or self.round_timeout > 0) and not agent.supports_async:
-            raise ValueError(f"execution_mode=async and round_timeout need an algorithm that tolerates missing "
-                             f"messages; {agent.algorithm} does not")
+        action = t["round_timeout_action"]
+        if action not in ("auto", "skip", "retransmit"):
+            raise ValueError(f"round_timeout_action must be auto, skip or retransmit, got {action!r}")
+        if action == "auto":
+            action = "skip" if agent.supports_async else "retransmit"
+        if self.asynchronous and not agent.supports_async:
+            raise ValueError(f"execution_mode=async needs an algorithm that tolerates missing messages; "
+                             f"{agent.algorithm} does not (use sync with round_timeout_action retransmit)")
+        if action == "skip" and self.round_timeout > 0 and not agent.supports_async:
+            raise ValueError(f"round_timeout_action=skip needs an algorithm that tolerates missing messages; "
+                             f"{agent.algorithm} does not (use retransmit)")
         if lossy and not self.asynchronous and self.round_timeout <= 0:
             raise ValueError("loss in sync mode needs round_timeout > 0 (or execution_mode async): "
                              "a lost message would stall the round forever")
+        if (lossy or self.round_timeout > 0) and self._directed():
+            raise ValueError(f"loss and round_timeout are not supported by {agent.algorithm}: its directed links "
+                             "have no way back to ask for a lost payload, and quantized averaging needs every token")
+        self.retransmit = action == "retransmit" and self.round_timeout > 0
+        agent.expect_copies = self.retransmit
         if self.round_timeout > 0:
             # A robot that fell behind on timeouts must buffer its neighbours' later rounds
             # to catch up; refusing them as too early would turn every message into a loss.
@@ -95,6 +124,10 @@ class AgentNode(Node):
         self._status_timer = self.create_timer(float(t["status_period"]), self.publish_status)
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
+    def _directed(self) -> bool:
+        config = getattr(self, "config", None)
+        return config is not None and config.transport == "digraph"
+
     def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
         """Live re-tuning (``ros2 param set``): only the agent's tunables, validated first.
 
@@ -106,6 +139,11 @@ class AgentNode(Node):
             if p.name in LIVE_TRANSPORT:
                 if not (isinstance(p.value, float | int) and 0.0 <= float(p.value) <= 1.0):
                     return SetParametersResult(successful=False, reason=f"{p.name} must be in [0, 1], got {p.value!r}")
+                stalls = not self.asynchronous and self.round_timeout <= 0
+                if p.name == "loss_probability" and float(p.value) > 0 and (stalls or self._directed()):
+                    return SetParametersResult(successful=False, reason=(
+                        "loss_probability > 0 needs round_timeout > 0 or execution_mode async (set at start-up), "
+                        "and an undirected topology"))
                 continue
             if p.name not in agent.tunable and p.name != "use_sim_time":
                 return SetParametersResult(successful=False, reason=(
@@ -159,9 +197,50 @@ class AgentNode(Node):
         self._advance()
         agent = self.agent
         if self.round_timeout > 0 and not agent.done and not agent.ready():
-            waited = (self.get_clock().now() - self._last_step_time).nanoseconds / 1e9
-            if waited > self.round_timeout:  # what has not arrived by now counts as lost
-                self._step_once()
+            now = self.get_clock().now()
+            waited = (now - self._last_step_time).nanoseconds / 1e9
+            if waited <= self.round_timeout:
+                return
+            if not self.retransmit:
+                self._step_once()  # what has not arrived by now counts as lost
+            elif self._last_request is None or (now - self._last_request).nanoseconds / 1e9 > self.round_timeout:
+                self._request_missing(now)
+
+    def _request_missing(self, now: Any) -> None:
+        """Round discipline under loss: ask every missing sender for this round's message again."""
+        agent = self.agent
+        self._last_request = now
+        if self._stalled_round != agent.iteration:
+            self._stalled_round = agent.iteration
+            self.rounds_stalled += 1
+        missing = agent.missing()
+        if not missing:
+            return
+        if agent.agent_id == COORDINATOR:  # one broadcast naming the robots it waits for
+            requests = [Message(sender=COORDINATOR, receiver=BROADCAST, iteration=agent.iteration,
+                                algorithm=agent.algorithm, kind=NACK, dim=agent.wire_dim, aux=missing)]
+        else:
+            requests = [Message(sender=agent.agent_id, receiver=j, iteration=agent.iteration,
+                                algorithm=agent.algorithm, kind=NACK, dim=agent.wire_dim) for j in missing]
+        self.retransmit_requests += len(missing)
+        self._emit(requests, keep=False)
+
+    def _answer_request(self, topic: str, msg: Message) -> None:
+        """Resend what we sent ``msg.sender`` for round ``msg.iteration`` (if it was meant for us)."""
+        agent = self.agent
+        me = agent.agent_id
+        if msg.sender not in agent.expected:
+            self._reject(topic, "unknown_sender")
+            return
+        if not np.all(np.isfinite(msg.aux)):
+            self._reject(topic, "non_finite")
+            return
+        meant = me in msg.aux.astype(int).tolist() if msg.sender == COORDINATOR else msg.receiver == me
+        if not meant:
+            return  # a request to another neighbour on a shared broadcast topic
+        out = [m for m in self._history.get(msg.iteration, []) if m.receiver in (msg.sender, BROADCAST)]
+        self.retransmitted += len(out)
+        self._emit(out, keep=False)
 
     def _async_tick(self) -> None:
         """Asynchronous mode: a wake-up chance; an awake agent steps with what has arrived."""
@@ -188,14 +267,19 @@ class AgentNode(Node):
         except (ValueError, TypeError) as exc:
             self._reject(topic, f"malformed: {exc}"[:80])
             return
-        me = self.agent.agent_id
-        if msg.sender != COORDINATOR and me != COORDINATOR and self.network.drop(msg.sender, me):
+        if self.network.drop(msg.sender, self.agent.agent_id):
             self.messages_lost += 1  # the modelled radio lost it
+            return
+        if msg.kind == NACK:
+            self._last_seq[key] = seq
+            self._answer_request(topic, msg)
             return
         reason = self.agent.receive(msg)
         if reason == "after_stop":
             self._emit(self.agent.farewell())  # a neighbour that missed our final message gets it again
             return
+        if reason == "redundant":
+            return  # a resent round someone else asked for, or one we already have
         if reason is not None:
             self.get_logger().warning(
                 f"rejected message on {topic} (iteration {msg.iteration}): {reason}",
@@ -231,10 +315,19 @@ class AgentNode(Node):
         self._seq += 1
         return self._seq
 
-    def _emit(self, messages: list[Message]) -> None:
-        """Publish now, or after the modelled latency (a one-shot timer per batch)."""
+    def _emit(self, messages: list[Message], keep: bool = True) -> None:
+        """Publish now, or after the modelled latency (a one-shot timer per batch).
+
+        ``keep``: remember the messages for a few rounds, to answer retransmission requests.
+        """
         if not messages:
             return
+        if keep and self.retransmit:
+            for m in messages:
+                self._history.setdefault(m.iteration, []).append(m)
+            horizon = max(self._history) - HISTORY_ROUNDS
+            for it in [k for k in self._history if k < horizon]:
+                del self._history[it]
         if self.latency_s <= 0:
             self._publish(messages)
             return
@@ -276,6 +369,10 @@ class AgentNode(Node):
         msg.messages_received = agent.stats.received
         rej = self.rejections()
         msg.messages_dropped = self.messages_lost
+        msg.messages_retransmitted = self.retransmitted
+        msg.retransmit_requests = self.retransmit_requests
+        msg.rounds_stalled = self.rounds_stalled
+        msg.messages_redundant = agent.stats.redundant
         msg.rejection_reasons = list(rej)
         msg.rejection_counts = [int(v) for v in rej.values()]
         self._status_pub.publish(msg)

@@ -137,5 +137,9 @@ def status_to_dict(msg: RobotStatus) -> dict[str, object]:
         "messages_sent": int(msg.messages_sent),
         "messages_received": int(msg.messages_received),
         "messages_dropped": int(msg.messages_dropped),
+        "messages_retransmitted": int(msg.messages_retransmitted),
+        "retransmit_requests": int(msg.retransmit_requests),
+        "rounds_stalled": int(msg.rounds_stalled),
+        "messages_redundant": int(msg.messages_redundant),
         "rejections": dict(zip(msg.rejection_reasons, (int(c) for c in msg.rejection_counts), strict=True)),
     }

@@ -80,6 +80,9 @@ TRANSPORT_PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("step_period", 0.02, "async mode: seconds between wake-up chances", 0.001, 60.0),
     ParamSpec("round_timeout", 0.0, "sync mode: seconds after which missing messages count as lost (0 = wait)",
               0.0, 3600.0),
+    ParamSpec("round_timeout_action", "auto",
+              "sync mode, after round_timeout: skip (step without the late messages; loss-tolerant algorithms), "
+              "retransmit (ask the missing senders again; keeps the round discipline), auto (skip if tolerated)"),
     ParamSpec("loss", "none", "Modelled radio loss: none, bernoulli or gilbert_elliott (seeded)"),
     ParamSpec("loss_probability", 0.0, "Probability (stationary rate) that a payload is lost", 0.0, 1.0),
     ParamSpec("burst_length", 4.0, "Mean burst length of gilbert_elliott loss, in messages", 1.0, 1e6),

@@ -82,7 +82,7 @@ class RobotNode(AgentNode):
     def _publish(self, messages: list[Message]) -> None:
         stamp = self.get_clock().now().to_msg()
         for msg in messages:
-            pub = self._edge_pubs[msg.receiver] if msg.receiver >= 0 else self._state_pub
+            pub = self._edge_pubs.get(msg.receiver, self._state_pub)  # broadcast topics carry addressed requests too
             if self.config.transport == "digraph":
                 pub.publish(conversions.to_quantized_payload(msg, self._next_seq(), stamp,
                                                              self.config.quantization_level, self.agent.outer))

@@ -93,8 +93,13 @@ class SwarmReport:
             f"  consensus residual   : {self.consensus_residual:.3e}",
             f"  messages sent/recv   : {self.totals('messages_sent')} / {self.totals('messages_received')}",
             f"  rejected messages    : {sum(rej.values())} {rej if rej else ''}".rstrip(),
-            f"  wall time            : {self.wall_time:.2f} s",
         ]
+        if self.totals("messages_dropped") or self.totals("messages_retransmitted"):
+            lines.append(f"  radio                : {self.totals('messages_dropped')} lost, "
+                         f"{self.totals('messages_retransmitted')} resent on request "
+                         f"({self.totals('messages_redundant')} copies already held), "
+                         f"{self.totals('rounds_stalled')} rounds waited past round_timeout")
+        lines.append(f"  wall time            : {self.wall_time:.2f} s")
         return "\n".join(lines)
 
 

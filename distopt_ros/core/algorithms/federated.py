@@ -125,11 +125,8 @@ class FedServer(Agent):
             self.trajectory.append(self.w.copy())
         return self._send(self._outgoing())
 
-    def ready(self) -> bool:
-        if self.done:
-            return False
-        got = self._inbox.get(self.iteration, {})
-        return all(s in got for s in self.selected)
+    def awaited(self) -> tuple[int, ...]:
+        return self.selected  # only this round's sampled clients answer
 
     def _outgoing(self) -> list[Message]:
         mask = np.zeros(self.num_clients)
