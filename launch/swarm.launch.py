@@ -29,7 +29,7 @@ from launch import LaunchDescription
 # Launch arguments that override the YAML on every node (empty = keep the YAML's value).
 OVERRIDES = (("num_robots", int), ("topology", str), ("seed", int), ("algorithm", str), ("problem", str),
              ("qos_preset", str), ("loss", str), ("loss_probability", float), ("execution_mode", str),
-             ("activation_probability", float))
+             ("activation_probability", float), ("round_timeout", float))
 
 
 def _config_value(path, name, default):
@@ -86,6 +86,8 @@ def generate_launch_description():
         DeclareLaunchArgument("execution_mode", default_value="", description="sync or async"),
         DeclareLaunchArgument("activation_probability", default_value="",
                               description="async: chance to wake up per step_period"),
+        DeclareLaunchArgument("round_timeout", default_value="",
+                              description="sync: seconds before a late round is skipped or re-requested"),
         DeclareLaunchArgument("log_level", default_value="info", description="Node log level"),
         OpaqueFunction(function=_nodes),
     ])
