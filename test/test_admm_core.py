@@ -197,3 +197,20 @@ def test_lossy_simulation_everyone_stops_converged(probability):
     simulate(agents, network=net, max_rounds=50_000)
     assert all(ag.converged for ag in agents.values())
     assert max(ag.iteration for ag in agents.values()) < 5000
+
+
+def test_set_objective_replaces_the_local_data_and_checks_the_dimension():
+    """New observations replace the objectives (a time-varying problem); edge ADMM solves the new problem."""
+    cfg = SwarmConfig(algorithm="radmm", num_robots=4, topology="ring", seed=1, max_iterations=400, tolerance=0.0)
+    agents = make_swarm(cfg)
+    simulate(agents)
+    moved = [QuadraticObjective(np.eye(2) * (i + 1), np.array([5.0, -1.0]) + i) for i in range(4)]
+    fresh = make_swarm(cfg.with_overrides(max_iterations=800))
+    for i in range(4):
+        fresh[i].set_objective(moved[i])
+    simulate(fresh)
+    x_star = sum(f.precision @ f.mean for f in moved) @ np.linalg.inv(sum(f.precision for f in moved))
+    for i in range(4):
+        np.testing.assert_allclose(fresh[i].estimate(), x_star, atol=1e-8)
+    with pytest.raises(ValueError, match="dim"):
+        agents[0].set_objective(QuadraticObjective(np.eye(3), np.zeros(3)))

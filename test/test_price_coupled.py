@@ -225,3 +225,44 @@ def test_dual_ascent_random_quadratic_allocations(seed, n, m):
     simulate(agents)
     np.testing.assert_allclose(np.concatenate([agents[i].y for i in range(n)]), sol[:-m], atol=1e-8)
     np.testing.assert_allclose(agents[COORDINATOR].p, sol[-m:], atol=1e-8)
+
+
+@pytest.mark.parametrize("algorithm,extra", [("price", {}), ("price", {"price_mode": "extragradient", "step": 0.05}),
+                                             ("coupled", {"gamma": 0.1})])
+def test_centroid_problem_reaches_the_closed_form(algorithm, extra):
+    """Stations on a circle, stiffness a_i: x_i* = s_i + p*/a_i with p* = (N r - sum s_i) / sum(1/a_i)."""
+    from distopt_ros.core.scenario import SwarmConfig, centroid_problem, make_swarm, stations
+    from distopt_ros.sim.simulator import simulate
+
+    target = np.array([0.7, -0.4])
+    cfg = SwarmConfig(algorithm=algorithm, problem="centroid", num_robots=5, seed=2, max_iterations=20_000,
+                      tolerance=1e-11, **extra)
+    agents = make_swarm(cfg)
+    prob = centroid_problem(5, cfg.station_radius, 2, coupled=algorithm == "coupled", target=target)
+    if algorithm == "coupled":
+        for i in range(5):
+            agents[i].set_offset(target)
+        a = np.array([f.precision[0, 0] for f in prob.objectives])
+    else:
+        agents[-2].set_target(5 * target)
+        a = np.array([c.a[0] for c in prob.costs])
+    simulate(agents)
+    s = stations(5, cfg.station_radius)
+    p_star = (5 * target - s.sum(axis=0)) / np.sum(1 / a)
+    for i in range(5):
+        np.testing.assert_allclose(agents[i].estimate(), s[i] + p_star / a[i], atol=1e-6)
+
+
+def test_centroid_setters_refuse_bad_input_by_name():
+    from distopt_ros.core.scenario import SwarmConfig, make_swarm
+
+    cfg = SwarmConfig(algorithm="coupled", problem="centroid", num_robots=4, seed=1, gamma=0.1,
+                      max_iterations=10**6, tolerance=0.0)
+    agents = make_swarm(cfg)
+    with pytest.raises(ValueError, match="offset"):
+        agents[0].set_offset([np.nan, 0.0])
+    with pytest.raises(ValueError, match="offset"):
+        agents[0].set_offset([1.0, 2.0, 3.0])
+    price = make_swarm(cfg.with_overrides(algorithm="price"))
+    with pytest.raises(ValueError, match="target"):
+        price[-2].set_target([1.0])

@@ -224,6 +224,21 @@ class Agent:
         """The agent's current answer to the global problem."""
         raise NotImplementedError
 
+    # ------------------------------------------------------------------ time-varying data
+    def set_objective(self, objective: object) -> None:
+        """Replace the local objective (a time-varying problem: a new observation of a moving target).
+
+        The algorithm continues from its current state, a warm start: edge ADMM and gradient
+        tracking then track the moving optimum with an error set by how fast it moves.
+        ValueError if this algorithm has no local objective or the dimension differs.
+        """
+        current = getattr(self, "objective", None)
+        if current is None:
+            raise ValueError(f"{self.algorithm} has no local objective to replace")
+        if getattr(objective, "dim", None) != current.dim:
+            raise ValueError(f"objective must have dim {current.dim}, got {getattr(objective, 'dim', None)}")
+        self.objective = objective
+
     # ------------------------------------------------------------------ live tuning
     tunable: tuple[str, ...] = ()
     """Parameters that may change while running (applied from the next round on)."""

@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 
 from distopt_ros.core.agent import Agent
-from distopt_ros.core.algorithms.coupled import microgrid_problem
+from distopt_ros.core.algorithms.coupled import CoupledProblem, microgrid_problem
 from distopt_ros.core.graphs import DIRECTED_TOPOLOGIES, TOPOLOGIES, Digraph, Graph, make_digraph, make_graph
 from distopt_ros.core.problems import (
     Problem,
+    QuadraticObjective,
     random_least_squares_problem,
     random_logistic_problem,
     target_fusion_problem,
@@ -34,8 +35,14 @@ PROBLEMS = {
     "logistic": "consensus",        # logistic regression, samples split across robots
     "microgrid": "coupled",         # seed 003's microgrid (section 10.7): N-1 converters + the grid
     "allocation": "resource",       # share a resource budget with quadratic costs (section 2)
+    "centroid": ("resource", "coupled"),  # stay near your station while the swarm's centroid = a target
 }
-"""Problem name -> the kind of algorithm that solves it (see AlgorithmSpec.problem_kind)."""
+"""Problem name -> the kind(s) of algorithm that solve it (see AlgorithmSpec.problem_kind)."""
+
+
+def _kinds(problem: str) -> tuple[str, ...]:
+    kind = PROBLEMS[problem]
+    return kind if isinstance(kind, tuple) else (kind,)
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,7 @@ class SwarmConfig:
     server_optimizer: str = "fedavg"
     server_step: float = 1.0
     price_mode: str = "dual"
+    station_radius: float = 2.0
     quantization_level: float = 1e-3
     watchdog: int = 100_000
 
@@ -93,8 +101,8 @@ class SwarmConfig:
         if self.problem not in PROBLEMS:
             raise ValueError(f"problem must be one of {', '.join(PROBLEMS)}; got {self.problem!r}")
         kind = get_spec(self.algorithm).problem_kind
-        if PROBLEMS[self.problem] != kind:
-            fitting = [k for k, v in PROBLEMS.items() if v == kind]
+        if kind not in _kinds(self.problem):
+            fitting = [k for k in PROBLEMS if kind in _kinds(k)]
             raise ValueError(f"problem {self.problem!r} does not fit algorithm {self.algorithm!r}; "
                              f"use one of {', '.join(fitting)}")
         positive(self.kappa, "kappa")
@@ -107,6 +115,7 @@ class SwarmConfig:
         positive(self.server_step, "server_step")
         if self.price_mode not in ("dual", "gda", "extragradient"):
             raise ValueError(f"price_mode must be dual, gda or extragradient; got {self.price_mode!r}")
+        positive(self.station_radius, "station_radius")
         positive(self.quantization_level, "quantization_level")
         at_least(self.watchdog, "watchdog", 1)
 
@@ -158,9 +167,37 @@ def make_problem(cfg: SwarmConfig) -> Any:
         return random_logistic_problem(n, dim, seed)
     if cfg.problem == "microgrid":
         return microgrid_problem(n - 1, seed)
+    if cfg.problem == "centroid":
+        return centroid_problem(n, cfg.station_radius, seed, coupled=get_spec(cfg.algorithm).problem_kind == "coupled")
     rng = np.random.default_rng(seed)
     costs = [QuadraticCost(rng.uniform(1.0, 3.0, size=dim), rng.normal(size=dim)) for _ in range(n)]
     return ResourceProblem(costs, rng.uniform(0.5, 2.0, size=dim) * n)
+
+
+def stations(num_robots: int, radius: float) -> np.ndarray:
+    """Robot home stations, evenly on a circle of ``radius`` around the origin (N x 2)."""
+    angles = 2 * np.pi * np.arange(num_robots) / num_robots
+    return radius * np.column_stack([np.cos(angles), np.sin(angles)])
+
+
+def centroid_problem(num_robots: int, radius: float, seed: int, coupled: bool = False,
+                     target: np.ndarray | None = None) -> Any:
+    """Centroid tracking (sections 3.1 and 10): ``min sum a_i/2 |x_i - s_i|^2`` s.t. ``mean_i x_i = r``.
+
+    Each robot prefers its station ``s_i`` with its own stiffness ``a_i`` (seeded, in [0.5, 2]);
+    the swarm's centroid must sit on the target ``r`` (default the origin; a tracking run moves
+    it). As a shared resource (price coordination) the constraint is ``sum_i y_i = N r``; in
+    seed 003's form each robot holds ``A_i = I``, ``b_i = r``.
+    """
+    rng = np.random.default_rng(seed)
+    a = rng.uniform(0.5, 2.0, size=num_robots)
+    s = stations(num_robots, positive(radius, "station_radius"))
+    r = np.zeros(2) if target is None else np.asarray(target, dtype=float).reshape(2)
+    if coupled:
+        objectives = [QuadraticObjective(a[i] * np.eye(2), s[i]) for i in range(num_robots)]
+        return CoupledProblem(objectives, [np.eye(2)] * num_robots, [r.copy() for _ in range(num_robots)])
+    costs = [QuadraticCost(np.full(2, a[i]), -a[i] * s[i]) for i in range(num_robots)]
+    return ResourceProblem(costs, num_robots * r)
 
 
 def reference_solution(cfg: SwarmConfig, problem: Any | None = None) -> dict[int, np.ndarray]:

@@ -43,7 +43,8 @@ _DESCRIPTIONS = {
     "gamma": "ATG mixing gain in (0, 1]",
     "delta": "ATG gradient step (> 0)",
     "residual_balancing": "admm: adapt rho to balance primal and dual residuals (coordinator)",
-    "problem": "Problem: fusion, least_squares, logistic (consensus), microgrid (coupled), allocation (price)",
+    "problem": "Problem: fusion, least_squares, logistic (consensus), microgrid (coupled), allocation (price), "
+               "centroid (price or coupled)",
     "kappa": "coupled: dual gain on the constraint violation (1 = average, N = sum)",
     "local_epochs": "fedavg: local epochs per round",
     "local_step": "fedavg: client learning rate",
@@ -51,6 +52,7 @@ _DESCRIPTIONS = {
     "server_optimizer": "fedavg: fedavg, fedadam, fedadagrad or fedyogi",
     "server_step": "fedavg: server learning rate",
     "price_mode": "price: dual (best response), gda or extragradient",
+    "station_radius": "centroid problem: radius of the circle of robot home stations (m)",
     "quantization_level": "qudrc: quantization level Delta of the integer payloads (> 0)",
     "watchdog": "qudrc: inner steps after which a quantized averaging loop that has not stopped is an error",
 }
@@ -60,7 +62,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "tolerance": (0.0, 1.0), "stop_patience": (1, 10_000), "step": (0.0, 1e6), "step_decay": (0.0, 1.0),
     "gamma": (0.0, 1.0), "delta": (0.0, 1e6), "kappa": (0.0, 1e6), "local_epochs": (1, 10_000),
     "local_step": (0.0, 1e6), "client_fraction": (0.0, 1.0), "server_step": (0.0, 1e6),
-    "quantization_level": (0.0, 1e6), "watchdog": (1, 10**9),
+    "quantization_level": (0.0, 1e6), "watchdog": (1, 10**9), "station_radius": (0.0, 1e6),
 }
 
 SWARM_PARAMETERS: tuple[ParamSpec, ...] = tuple(
@@ -80,6 +82,8 @@ TRANSPORT_PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("step_period", 0.02, "async mode: seconds between wake-up chances", 0.001, 60.0),
     ParamSpec("round_timeout", 0.0, "sync mode: seconds after which missing messages count as lost (0 = wait)",
               0.0, 3600.0),
+    ParamSpec("round_period", 0.0, "sync mode: at most one round per round_period seconds (0 = as fast as "
+              "messages arrive); paces a controller-rate algorithm such as a tracking dual ascent", 0.0, 3600.0),
     ParamSpec("round_timeout_action", "auto",
               "sync mode, after round_timeout: skip (step without the late messages; loss-tolerant algorithms), "
               "retransmit (ask the missing senders again; keeps the round discipline), auto (skip if tolerated)"),

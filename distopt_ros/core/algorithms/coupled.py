@@ -136,6 +136,14 @@ class CoupledADMMAgent(Agent):
         self.z = {j: np.zeros(2 * self.m) for j in nbrs}
         self._proxy()
 
+    def set_offset(self, offset: Sequence[float] | np.ndarray) -> None:
+        """Move ``b_i`` (a time-varying constraint, e.g. the target the centroid must follow).
+
+        The primal-dual iteration continues from its current state and tracks the moving
+        KKT point with an error set by how fast ``b`` moves (section 10, ISS-type behaviour).
+        """
+        self.offset = as_finite_array(offset, "offset", size=self.m).reshape(-1).copy()
+
     def _proxy(self) -> None:
         """Step 1: ``y_i = (phi_i(x_i, lambda_i) + sum_j z_ij) / (1 + rho d_i)``."""
         phi = np.concatenate([self.lam, self.coupling @ self.x - self.offset])

@@ -121,6 +121,10 @@ class AuctioneerAgent(Agent):
         self.p_hat = self.p.copy()
         self.imbalance = float("nan")
 
+    def set_target(self, target: Sequence[float] | np.ndarray) -> None:
+        """Move ``b`` (a tracking run: the resource to deliver changes with time, section 3.1)."""
+        self.target = as_finite_array(target, "target", size=self.dim).reshape(-1).copy()
+
     def b(self, k: int) -> np.ndarray:
         return np.asarray(self.target(k) if callable(self.target) else self.target, dtype=float).reshape(-1)
 
