@@ -5,13 +5,16 @@
     ros2 launch distopt_ros scenario.launch.py scenario:=lossy_radio loss_probability:=0.3
 
 Every argument of swarm.launch.py (num_robots, topology, seed, algorithm, problem,
-qos_preset, loss, loss_probability, execution_mode, activation_probability, log_level)
-still overrides the scenario's YAML. The embedded equivalent without launch_ros:
-``distopt-swarm --config config/<scenario>.yaml``.
+qos_preset, loss, loss_probability, execution_mode, activation_probability, round_timeout,
+log_level) still overrides the scenario's YAML. Scenarios with a moving target
+(``tracking``, ``centroid_tracking``) go through tracking.launch.py instead. The embedded
+equivalent without launch_ros: ``python -m distopt_ros.ros.runner --config
+config/<scenario>.yaml`` (``python -m distopt_ros.ros.tracking_runner`` for tracking).
 """
 
 import os
 
+import yaml
 from ament_index_python.packages import get_package_share_directory
 from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, OpaqueFunction
 from launch.launch_description_sources import PythonLaunchDescriptionSource
@@ -27,8 +30,11 @@ def _include(context):
     if not os.path.isfile(config):
         known = sorted(f[:-5] for f in os.listdir(os.path.join(share, "config")) if f.endswith(".yaml"))
         raise RuntimeError(f"scenario must be one of {', '.join(known)}; got {scenario!r}")
+    with open(config) as fh:
+        moving = "target_kind" in ((yaml.safe_load(fh) or {}).get("/**", {}).get("ros__parameters", {}))
+    launch_file = "tracking.launch.py" if moving else "swarm.launch.py"
     return [IncludeLaunchDescription(
-        PythonLaunchDescriptionSource(os.path.join(share, "launch", "swarm.launch.py")),
+        PythonLaunchDescriptionSource(os.path.join(share, "launch", launch_file)),
         launch_arguments={"config": config}.items(),
     )]
 
@@ -36,7 +42,7 @@ def _include(context):
 def generate_launch_description():
     return LaunchDescription([
         DeclareLaunchArgument("scenario", default_value="consensus",
-                              description="Scenario = a YAML in the package's config/: consensus, consensus_star, "
-                                          "lossy_radio, microgrid, quantized_digraph, federated, price"),
+                              description="Scenario = the name of a YAML in the package's config/ directory "
+                                          "(e.g. consensus, lossy_radio, microgrid, quantized_digraph, tracking)"),
         OpaqueFunction(function=_include),
     ])

@@ -44,7 +44,10 @@ def _nodes(context):
     for name, cast in OVERRIDES:
         text = LaunchConfiguration(name).perform(context)
         if text != "":
-            overrides[name] = cast(text)
+            try:
+                overrides[name] = cast(text)
+            except ValueError:
+                raise ValueError(f"launch argument {name} must be {cast.__name__}, got {text!r}") from None
     num_robots = overrides.get("num_robots", _config_value(config, "num_robots", 8))
     algorithm = overrides.get("algorithm", _config_value(config, "algorithm", "radmm"))
     log_level = LaunchConfiguration("log_level").perform(context)

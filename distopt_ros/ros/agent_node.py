@@ -91,6 +91,7 @@ class AgentNode(Node):
                                     seed=per_robot_seed)
         self.latency_s = float(t["latency_ms"]) / 1000.0
         self.round_timeout = float(t["round_timeout"])
+        self.round_period = float(t["round_period"])
         self.asynchronous = mode == "async"
         lossy = t["loss"] != "none" and t["loss_probability"] > 0
         action = t["round_timeout_action"]
@@ -180,7 +181,7 @@ class AgentNode(Node):
     # ------------------------------------------------------------------ runtime
     def _tick(self) -> None:
         if not self.started:
-            if all(pub.get_subscription_count() >= n for pub, n in self._barrier) and all(
+            if self.can_start() and all(pub.get_subscription_count() >= n for pub, n in self._barrier) and all(
                 s.get_publisher_count() >= 1 for s in self._subs
             ):
                 self.started = True
@@ -242,6 +243,10 @@ class AgentNode(Node):
         self.retransmitted += len(out)
         self._emit(out, keep=False)
 
+    def can_start(self) -> bool:
+        """Extra start condition of a subclass (e.g. a first observation); peers are checked separately."""
+        return True
+
     def _async_tick(self) -> None:
         """Asynchronous mode: a wake-up chance; an awake agent steps with what has arrived."""
         if self.started and not self.agent.done and self.network.active(self.agent.agent_id):
@@ -297,6 +302,9 @@ class AgentNode(Node):
         agent = self.agent
         was_done = agent.done
         while agent.ready():
+            if self.round_period > 0 and self._last_step_time is not None and \
+                    (self.get_clock().now() - self._last_step_time).nanoseconds / 1e9 < self.round_period:
+                break  # paced: the poll timer steps it when the period is over
             self._emit(agent.step())
             self._last_step_time = self.get_clock().now()
         self._after_step(was_done)

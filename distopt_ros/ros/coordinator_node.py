@@ -9,14 +9,12 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import rclpy
-from rclpy.executors import ExternalShutdownException
-
 from distopt_ros.core.messages import COORDINATOR, Message
 from distopt_ros.core.scenario import make_coordinator
 from distopt_ros.msg import AgentState, CoordinatorBroadcast
 from distopt_ros.ros import conversions
 from distopt_ros.ros.agent_node import AgentNode
+from distopt_ros.ros.entry import run_node
 from distopt_ros.ros.params import declare_swarm
 from distopt_ros.ros.robot_node import parent_namespace
 
@@ -46,21 +44,7 @@ class CoordinatorNode(AgentNode):
 
 def main(args: list[str] | None = None) -> int:
     """Entry point: ``ros2 run distopt_ros coordinator_node --ros-args -r __ns:=/coordinator``."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = CoordinatorNode()
-        rclpy.spin(node)
-    except ValueError as exc:
-        print(f"coordinator_node: invalid parameter: {exc}", file=sys.stderr)
-        return 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(CoordinatorNode, "coordinator_node", args)
 
 
 if __name__ == "__main__":

@@ -19,15 +19,14 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import rclpy
 from rcl_interfaces.msg import IntegerRange, ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
 
 from distopt_ros.core.messages import COORDINATOR, Message
 from distopt_ros.core.scenario import make_agent
 from distopt_ros.msg import AgentState, CoordinatorBroadcast, QuantizedPayload
 from distopt_ros.ros import conversions
 from distopt_ros.ros.agent_node import AgentNode
+from distopt_ros.ros.entry import run_node
 from distopt_ros.ros.params import declare_swarm
 
 
@@ -75,9 +74,9 @@ class RobotNode(AgentNode):
                             lambda w: conversions.from_agent_state(w, self.robot_id))
             if transport == "edge":
                 self._edge_pubs[sender] = self._publisher(AgentState, f"edge_to_{sender}", 1)
-        self.get_logger().info(
-            f"robot {self.robot_id}: {self.config.algorithm}, {self.config.topology} "
-            f"(peers {sorted(self.agent.expected)}), rho={self.config.rho}")
+        peers_text = "coordinator" if transport == "star" else f"peers {sorted(self.agent.expected)}"
+        layout = "star" if transport == "star" else self.config.topology
+        self.get_logger().info(f"robot {self.robot_id}: {self.config.algorithm}, {layout} ({peers_text})")
 
     def _publish(self, messages: list[Message]) -> None:
         stamp = self.get_clock().now().to_msg()
@@ -92,21 +91,7 @@ class RobotNode(AgentNode):
 
 def main(args: list[str] | None = None) -> int:
     """Entry point: ``ros2 run distopt_ros robot_node --ros-args -p robot_id:=0 ...``."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = RobotNode()
-        rclpy.spin(node)
-    except ValueError as exc:
-        print(f"robot_node: invalid parameter: {exc}", file=sys.stderr)
-        return 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(RobotNode, "robot_node", args)
 
 
 if __name__ == "__main__":
