@@ -14,7 +14,7 @@ test: setup
 	@$(ENV) && python -m pytest test
 
 lint: setup
-	@$(ENV) && ruff check distopt_ros test launch scripts/robot_node scripts/coordinator_node scripts/distopt_swarm setup.py
+	@$(ENV) && ruff check distopt_ros test launch scripts/robot_node scripts/coordinator_node scripts/distopt_swarm scripts/target_node scripts/kinematics_node scripts/tracking_node scripts/visualization_node scripts/distopt_tracking scripts/tracking_coordinator setup.py
 
 sim: setup
 	@$(ENV) && python -m distopt_ros.sim.cli --config config/consensus.yaml

@@ -136,6 +136,8 @@ class AgentNode(Node):
         """
         agent = self.agent
         allowed = ", ".join((*agent.tunable, *LIVE_TRANSPORT)) or "none"
+        # Parameters being declared (a subclass's own, after this callback was added) are not changes.
+        params = [p for p in params if self.has_parameter(p.name)]
         for p in params:
             if p.name in LIVE_TRANSPORT:
                 if not (isinstance(p.value, float | int) and 0.0 <= float(p.value) <= 1.0):

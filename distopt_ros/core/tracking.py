@@ -1,0 +1,358 @@
+"""Moving targets, robot kinematics, tracking control and the bounds that go with them.
+
+Everything here is a pure function of time or state (no ROS): the target node, the
+kinematic simulator node, the tracking robot node and the tests all use the same code.
+
+* Targets (:func:`make_target`): circle, figure eight (lemniscate of Gerono), seeded random
+  walk, waypoint polyline. Each gives ``position(t)``, ``velocity(t)`` and a ``max_speed``.
+* Kinematics: a saturated single integrator and a unicycle, both integrated exactly for a
+  command held constant over the step (what a zero-order-hold controller does).
+* Control: a saturated proportional law toward a goal and a formation on a circle.
+* Bounds: the lag of a proportional law behind a moving goal, and the ISS bound of the
+  tracking dual ascent (ALGORITHMS.md section 3.1) turned into a centroid error.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from distopt_ros.core.algorithms.price import iss_bound
+from distopt_ros.core.validation import as_finite_array, at_least, positive
+
+TARGET_KINDS = ("circle", "figure_eight", "random_walk", "waypoints")
+
+
+def _point(value: Sequence[float], name: str) -> np.ndarray:
+    return as_finite_array(value, name, size=2).reshape(2).astype(float)
+
+
+class Target:
+    """A moving point in the plane: ``position(t)``, ``velocity(t)`` and a bound on its speed."""
+
+    max_speed: float = 0.0
+
+    def position(self, t: float) -> np.ndarray:
+        raise NotImplementedError
+
+    def velocity(self, t: float) -> np.ndarray:
+        raise NotImplementedError
+
+
+class CircleTarget(Target):
+    """Counter-clockwise circle of ``radius`` around ``center``, one lap per ``period`` seconds."""
+
+    def __init__(self, center: Sequence[float] = (0.0, 0.0), radius: float = 3.0, period: float = 60.0) -> None:
+        self.center = _point(center, "center")
+        self.radius = positive(radius, "radius")
+        self.period = positive(period, "period")
+        self.omega = 2 * math.pi / self.period
+        self.max_speed = self.radius * self.omega
+
+    def position(self, t: float) -> np.ndarray:
+        a = self.omega * t
+        return self.center + self.radius * np.array([math.cos(a), math.sin(a)])
+
+    def velocity(self, t: float) -> np.ndarray:
+        a = self.omega * t
+        return self.radius * self.omega * np.array([-math.sin(a), math.cos(a)])
+
+
+class FigureEightTarget(Target):
+    """Lemniscate of Gerono ``(s sin a, s sin a cos a)``, ``a = 2 pi t / period``, through ``center``."""
+
+    def __init__(self, center: Sequence[float] = (0.0, 0.0), size: float = 3.0, period: float = 60.0) -> None:
+        self.center = _point(center, "center")
+        self.size = positive(size, "size")
+        self.period = positive(period, "period")
+        self.omega = 2 * math.pi / self.period
+        # |v|^2 = s^2 w^2 (cos^2 a + cos^2 2a) <= 2 s^2 w^2
+        self.max_speed = math.sqrt(2.0) * self.size * self.omega
+
+    def position(self, t: float) -> np.ndarray:
+        a = self.omega * t
+        return self.center + self.size * np.array([math.sin(a), math.sin(a) * math.cos(a)])
+
+    def velocity(self, t: float) -> np.ndarray:
+        a = self.omega * t
+        return self.size * self.omega * np.array([math.cos(a), math.cos(2 * a)])
+
+
+class WaypointTarget(Target):
+    """Constant ``speed`` along the polyline through ``points`` (closed when ``loop``, else it stops at the end)."""
+
+    def __init__(self, points: Sequence[Sequence[float]], speed: float, loop: bool = True) -> None:
+        pts = as_finite_array(points, "points", ndim=2)
+        if pts.shape[1] != 2 or pts.shape[0] < 2:
+            raise ValueError(f"points must be an (M, 2) array with M >= 2, got shape {pts.shape}")
+        if loop:
+            pts = np.vstack([pts, pts[:1]])
+        seg = np.linalg.norm(np.diff(pts, axis=0), axis=1)
+        if np.any(seg <= 0):
+            raise ValueError("points must not repeat consecutively (zero-length segment)")
+        self.points = pts
+        self.speed = positive(speed, "speed")
+        self.loop = loop
+        self.cumulative = np.concatenate([[0.0], np.cumsum(seg)])
+        self.length = float(self.cumulative[-1])
+        self.max_speed = self.speed
+
+    def _locate(self, t: float) -> tuple[int, float, bool]:
+        s = self.speed * max(t, 0.0)
+        moving = True
+        if self.loop:
+            s = s % self.length
+        elif s >= self.length:
+            s, moving = self.length, False
+        k = int(min(np.searchsorted(self.cumulative, s, side="right") - 1, len(self.cumulative) - 2))
+        return k, s - self.cumulative[k], moving
+
+    def position(self, t: float) -> np.ndarray:
+        k, along, _ = self._locate(t)
+        d = self.points[k + 1] - self.points[k]
+        return self.points[k] + d * (along / np.linalg.norm(d))
+
+    def velocity(self, t: float) -> np.ndarray:
+        k, _, moving = self._locate(t)
+        if not moving:
+            return np.zeros(2)
+        d = self.points[k + 1] - self.points[k]
+        return self.speed * d / np.linalg.norm(d)
+
+
+class RandomWalkTarget(WaypointTarget):
+    """A seeded random walk at constant ``speed`` inside ``bounds`` (xmin, xmax, ymin, ymax).
+
+    Precomputed as a long waypoint path (legs of ``leg_time`` seconds, heading changes with
+    standard deviation ``turn_std``, reflected at the bounds), so ``position(t)`` is a pure
+    function of ``t`` and the same seed gives the same path.
+    """
+
+    def __init__(self, start: Sequence[float], speed: float, seed: int = 0, turn_std: float = 0.6,
+                 bounds: Sequence[float] = (-5.0, 5.0, -5.0, 5.0), leg_time: float = 2.0, legs: int = 2000) -> None:
+        lo_x, hi_x, lo_y, hi_y = (float(b) for b in as_finite_array(bounds, "bounds", size=4))
+        if not (lo_x < hi_x and lo_y < hi_y):
+            raise ValueError(f"bounds must be (xmin, xmax, ymin, ymax) with min < max, got {tuple(bounds)}")
+        p = _point(start, "start")
+        if not (lo_x <= p[0] <= hi_x and lo_y <= p[1] <= hi_y):
+            raise ValueError(f"start must lie inside bounds, got {p.tolist()}")
+        speed = positive(speed, "speed")
+        rng = np.random.default_rng(at_least(seed, "seed", 0))
+        step = speed * positive(leg_time, "leg_time")
+        heading = float(rng.uniform(0, 2 * math.pi))
+        pts = [p.copy()]
+        for _ in range(at_least(legs, "legs", 1)):
+            heading += float(rng.normal(scale=max(float(turn_std), 0.0)))
+            q = pts[-1] + step * np.array([math.cos(heading), math.sin(heading)])
+            if not lo_x <= q[0] <= hi_x:
+                heading = math.pi - heading
+            if not lo_y <= q[1] <= hi_y:
+                heading = -heading
+            q = np.clip(pts[-1] + step * np.array([math.cos(heading), math.sin(heading)]), [lo_x, lo_y], [hi_x, hi_y])
+            if np.linalg.norm(q - pts[-1]) > 1e-9:
+                pts.append(q)
+        super().__init__(np.array(pts), speed, loop=False)
+        self.bounds = (lo_x, hi_x, lo_y, hi_y)
+
+
+def make_target(kind: str, **params: object) -> Target:
+    """A target by name: ``circle``, ``figure_eight``, ``random_walk`` or ``waypoints``."""
+    builders = {"circle": CircleTarget, "figure_eight": FigureEightTarget, "random_walk": RandomWalkTarget,
+                "waypoints": WaypointTarget}
+    if kind not in builders:
+        raise ValueError(f"target_kind must be one of {', '.join(TARGET_KINDS)}; got {kind!r}")
+    return builders[kind](**params)  # type: ignore[arg-type]
+
+
+def observe(position: np.ndarray, noise_std: float, rng: np.random.Generator) -> np.ndarray:
+    """A noisy observation: the position plus isotropic gaussian noise of ``noise_std`` per axis."""
+    return np.asarray(position, dtype=float) + rng.normal(scale=positive(noise_std, "noise_std"), size=2)
+
+
+# ---------------------------------------------------------------------- kinematics
+def saturate(v: np.ndarray, vmax: float) -> np.ndarray:
+    """``v`` scaled down to norm ``vmax`` if longer (direction kept)."""
+    if not (math.isfinite(vmax) and vmax >= 0):
+        raise ValueError(f"max_speed must be a finite number >= 0, got {vmax!r}")
+    v = np.asarray(v, dtype=float)
+    n = float(np.linalg.norm(v))
+    return v if n <= vmax else v * (vmax / n)
+
+
+@dataclass
+class SingleIntegrator:
+    """``p' = u`` with ``|u| <= max_speed``: a holonomic robot."""
+
+    position: np.ndarray
+    max_speed: float = 1.0
+
+    def __post_init__(self) -> None:
+        self.position = _point(self.position, "position")
+        if not (math.isfinite(self.max_speed) and self.max_speed >= 0):
+            raise ValueError(f"max_speed must be a finite number >= 0, got {self.max_speed!r}")
+
+    @property
+    def pose(self) -> np.ndarray:
+        return np.array([self.position[0], self.position[1], 0.0])
+
+    def step(self, velocity: Sequence[float], dt: float) -> np.ndarray:
+        """Advance by ``dt`` with the saturated velocity held constant; returns the new position."""
+        u = as_finite_array(velocity, "velocity", size=2).reshape(2)
+        self.position = self.position + saturate(u, self.max_speed) * positive(dt, "dt")
+        return self.position
+
+
+@dataclass
+class Unicycle:
+    """``x' = v cos th, y' = v sin th, th' = w`` with ``|v| <= max_linear``, ``|w| <= max_angular``."""
+
+    x: float
+    y: float
+    theta: float = 0.0
+    max_linear: float = 1.0
+    max_angular: float = 2.0
+
+    def __post_init__(self) -> None:
+        for name in ("x", "y", "theta", "max_linear", "max_angular"):
+            if not math.isfinite(getattr(self, name)):
+                raise ValueError(f"{name} must be finite, got {getattr(self, name)!r}")
+        if self.max_linear < 0 or self.max_angular < 0:
+            raise ValueError("max_linear and max_angular must be >= 0")
+
+    @property
+    def pose(self) -> np.ndarray:
+        return np.array([self.x, self.y, self.theta])
+
+    @property
+    def position(self) -> np.ndarray:
+        return np.array([self.x, self.y])
+
+    def step(self, v: float, omega: float, dt: float) -> np.ndarray:
+        """Exact solution for constant saturated ``(v, omega)`` over ``dt`` (arc of radius v/omega)."""
+        if not (math.isfinite(v) and math.isfinite(omega)):
+            raise ValueError(f"v and omega must be finite, got {v!r}, {omega!r}")
+        dt = positive(dt, "dt")
+        v = float(np.clip(v, -self.max_linear, self.max_linear))
+        w = float(np.clip(omega, -self.max_angular, self.max_angular))
+        th = self.theta
+        if abs(w * dt) < 1e-9:  # straight line (the omega -> 0 limit, to second order)
+            self.x += v * dt * math.cos(th + 0.5 * w * dt)
+            self.y += v * dt * math.sin(th + 0.5 * w * dt)
+        else:
+            self.x += v / w * (math.sin(th + w * dt) - math.sin(th))
+            self.y += v / w * (math.cos(th) - math.cos(th + w * dt))
+        self.theta = math.atan2(math.sin(th + w * dt), math.cos(th + w * dt))
+        return self.pose
+
+
+def unicycle_command(pose: Sequence[float], desired_velocity: Sequence[float],
+                     heading_gain: float = 2.0) -> tuple[float, float]:
+    """``(v, omega)`` that makes a unicycle follow a desired planar velocity.
+
+    ``v`` is the desired velocity projected on the heading (never drive away from it) and
+    ``omega = heading_gain * wrap(angle(desired) - theta)`` turns toward it.
+    """
+    th = float(as_finite_array(pose, "pose", size=3).reshape(3)[2])
+    d = as_finite_array(desired_velocity, "desired_velocity", size=2).reshape(2)
+    speed = float(np.linalg.norm(d))
+    if speed == 0:
+        return 0.0, 0.0
+    err = math.atan2(d[1], d[0]) - th
+    err = math.atan2(math.sin(err), math.cos(err))
+    return max(0.0, speed * math.cos(err)), positive(heading_gain, "heading_gain") * err
+
+
+# ---------------------------------------------------------------------- control
+def formation_offsets(num_robots: int, radius: float) -> np.ndarray:
+    """Robot slots evenly on a circle of ``radius`` around the formation centre (N x 2; zeros if radius 0)."""
+    n = at_least(num_robots, "num_robots", 1)
+    if not (math.isfinite(radius) and radius >= 0):
+        raise ValueError(f"formation_radius must be a finite number >= 0, got {radius!r}")
+    a = 2 * math.pi * np.arange(n) / n
+    return radius * np.column_stack([np.cos(a), np.sin(a)])
+
+
+def initial_positions(num_robots: int, radius: float, seed: int) -> np.ndarray:
+    """Seeded start positions: jittered slots on a circle of ``radius`` (N x 2), far from the target."""
+    rng = np.random.default_rng(at_least(seed, "seed", 0))
+    base = formation_offsets(num_robots, positive(radius, "start_radius"))
+    return base * rng.uniform(0.8, 1.2, size=(num_robots, 1)) + np.array([radius, 0.0])
+
+
+def tracking_command(position: Sequence[float], goal: Sequence[float], goal_velocity: Sequence[float],
+                     gain: float, max_speed: float) -> np.ndarray:
+    """``saturate(goal_velocity + gain (goal - position), max_speed)``: proportional tracking with feed-forward."""
+    p = as_finite_array(position, "position", size=2).reshape(2)
+    g = as_finite_array(goal, "goal", size=2).reshape(2)
+    gv = as_finite_array(goal_velocity, "goal_velocity", size=2).reshape(2)
+    if not (math.isfinite(gain) and gain >= 0):
+        raise ValueError(f"gain must be a finite number >= 0, got {gain!r}")
+    return saturate(gv + gain * (g - p), max_speed)
+
+
+# ---------------------------------------------------------------------- bounds
+def proportional_tracking_bound(goal_speed: float, gain: float, decision_error: float = 0.0) -> float:
+    """Ultimate bound on ``|x - g|`` for ``x' = k (g_hat - x)`` with ``|g'| <= V`` and ``|g_hat - g| <= e``.
+
+    With ``d = x - g``: ``d' = -k d + k (g_hat - g) - g'``, so ``d/dt |d| <= -k |d| + k e + V``
+    and ``|d|`` ends below ``V / k + e``. (No feed-forward of ``g'``; the command must not
+    saturate in steady state, i.e. ``V + k e`` below the speed limit.)
+    """
+    k = positive(gain, "gain")
+    if not (math.isfinite(goal_speed) and goal_speed >= 0):
+        raise ValueError(f"goal_speed must be a finite number >= 0, got {goal_speed!r}")
+    if not (math.isfinite(decision_error) and decision_error >= 0):
+        raise ValueError(f"decision_error must be a finite number >= 0, got {decision_error!r}")
+    return goal_speed / k + decision_error
+
+
+def centroid_tracking_bound(step: float, curvatures: Sequence[float], num_robots: int, target_speed: float,
+                            dt: float) -> float:
+    """Section 3.1's ISS bound for the centroid task, as a bound on the centroid error.
+
+    Costs ``a_i/2 |x_i - s_i|^2`` and ``sum_i x_i = N r(t)`` decouple per axis; the dual is
+    quadratic with curvature ``S = sum_i 1/a_i``, so ``q = |1 - step S|`` and the optimal price
+    moves by at most ``N V dt / S`` per round. The price error ends below ``drift / (1 - q)``
+    and the centroid error is ``S |p - p*| / N`` (per axis; the Euclidean norm of both axes
+    is what is returned, hence the factor sqrt 2 only if both axes drift at full speed, which
+    the speed bound ``V`` already covers).
+    """
+    a = as_finite_array(curvatures, "curvatures").reshape(-1)
+    if np.any(a <= 0):
+        raise ValueError("curvatures must be > 0")
+    s = float(np.sum(1.0 / a))
+    n = at_least(num_robots, "num_robots", 1)
+    drift = n * positive(target_speed, "target_speed") * positive(dt, "dt") / s
+    price_bound = iss_bound(step, s, s, 0.0, drift, 10**6)
+    return s * price_bound / n
+
+
+# ---------------------------------------------------------------------- logs
+@dataclass
+class TrackingLog:
+    """Time series of a tracking run (the truth, sampled): what plots and error reports read."""
+
+    t: list[float] = field(default_factory=list)
+    target: list[np.ndarray] = field(default_factory=list)
+    robots: list[np.ndarray] = field(default_factory=list)
+    estimates: list[np.ndarray] = field(default_factory=list)
+    centroid: list[np.ndarray] = field(default_factory=list)
+
+    def append(self, t: float, target: np.ndarray, robots: np.ndarray, estimates: np.ndarray,
+               centroid: np.ndarray) -> None:
+        self.t.append(float(t))
+        self.target.append(np.asarray(target, dtype=float).copy())
+        self.robots.append(np.asarray(robots, dtype=float).copy())
+        self.estimates.append(np.asarray(estimates, dtype=float).copy())
+        self.centroid.append(np.asarray(centroid, dtype=float).copy())
+
+    def as_arrays(self) -> dict[str, np.ndarray]:
+        """``t`` (T,), ``target`` (T, 2), ``robots`` and ``estimates`` (N, T, 2), ``centroid`` (T, 2)."""
+        if not self.t:
+            raise ValueError("the log is empty")
+        return {"t": np.array(self.t), "target": np.array(self.target),
+                "robots": np.array(self.robots).transpose(1, 0, 2),
+                "estimates": np.array(self.estimates).transpose(1, 0, 2), "centroid": np.array(self.centroid)}

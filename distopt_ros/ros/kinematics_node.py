@@ -1,0 +1,124 @@
+"""Kinematic robot simulator: integrates ``cmd_vel`` into odometry, as a robot driver would.
+
+One node per robot, in the robot's namespace: subscribes ``cmd_vel`` (``geometry_msgs/Twist``)
+and publishes ``odom`` (``nav_msgs/Odometry``, pose in ``frame_id`` = ``map``, child frame
+``robot_<i>/base_link``) at ``integration_rate`` Hz. ``model`` is ``single_integrator`` (holonomic:
+``linear.x, linear.y`` in the world frame) or ``unicycle`` (``linear.x`` forward, ``angular.z``
+yaw rate; exact integration over each period). Commands are saturated, and a command older
+than ``cmd_timeout`` is treated as zero, as real drivers do. When ``tf2_ros`` is available
+(a ROS 2 distro) the node also broadcasts ``map -> robot_<i>/base_link``; the PyPI wheels
+have no tf2, so there it publishes odometry only.
+
+The robot node reads the same ``odom`` topic, so it drives a real robot's driver unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any
+
+from geometry_msgs.msg import Twist
+from nav_msgs.msg import Odometry
+from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
+from rclpy.node import Node
+
+from distopt_ros.core.tracking import SingleIntegrator, Unicycle
+from distopt_ros.ros.entry import run_node
+
+MODELS = ("single_integrator", "unicycle")
+
+
+def _float(low: float, high: float, text: str) -> ParameterDescriptor:
+    return ParameterDescriptor(description=text, floating_point_range=[
+        FloatingPointRange(from_value=low, to_value=high, step=0.0)])
+
+
+class KinematicsNode(Node):
+    """Integrates velocity commands of one simulated robot and reports its odometry."""
+
+    def __init__(self, node_name: str = "kinematics_node", **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        d = self.declare_parameter
+        self.model = d("model", "single_integrator", ParameterDescriptor(
+            description=f"Kinematic model: {', '.join(MODELS)}")).value
+        x = d("initial_x", 0.0, _float(-1e6, 1e6, "Start x (m)")).value
+        y = d("initial_y", 0.0, _float(-1e6, 1e6, "Start y (m)")).value
+        theta = d("initial_theta", 0.0, _float(-math.pi, math.pi, "Start heading (rad)")).value
+        vmax = d("max_speed", 1.0, _float(0.0, 100.0, "Linear speed limit (m/s)")).value
+        wmax = d("max_angular_speed", 2.0, _float(0.0, 100.0, "Yaw rate limit (rad/s), unicycle")).value
+        rate = d("integration_rate", 50.0, _float(1.0, 1000.0, "Integration and odometry rate (Hz)")).value
+        self.cmd_timeout = d("cmd_timeout", 0.5, _float(0.0, 60.0, "Seconds after which a command expires")).value
+        self.frame_id = d("frame_id", "map", ParameterDescriptor(description="World frame")).value
+        if self.model == "single_integrator":
+            self.body: SingleIntegrator | Unicycle = SingleIntegrator((x, y), vmax)
+        elif self.model == "unicycle":
+            self.body = Unicycle(x, y, theta, vmax, wmax)
+        else:
+            raise ValueError(f"model must be one of {', '.join(MODELS)}; got {self.model!r}")
+        self.child_frame_id = f"{self.get_namespace().strip('/') or 'robot'}/base_link"
+        self.dt = 1.0 / float(rate)
+        self._cmd = Twist()
+        self._cmd_time = None
+        self.commands = 0
+        self.moving_steps = 0
+        self.odom_pub = self.create_publisher(Odometry, "odom", 10)
+        self.create_subscription(Twist, "cmd_vel", self._on_cmd, 10)
+        self._tf = self._tf_broadcaster()
+        self.create_timer(self.dt, self._integrate)
+
+    def _tf_broadcaster(self) -> Any:
+        try:
+            from tf2_ros import TransformBroadcaster
+        except ImportError:
+            return None
+        return TransformBroadcaster(self)
+
+    def _on_cmd(self, msg: Twist) -> None:
+        values = (msg.linear.x, msg.linear.y, msg.angular.z)
+        if not all(math.isfinite(v) for v in values):
+            self.get_logger().warning("ignored cmd_vel with NaN/Inf", throttle_duration_sec=5.0)
+            return
+        self._cmd = msg
+        self._cmd_time = self.get_clock().now()
+        self.commands += 1
+
+    def _integrate(self) -> None:
+        now = self.get_clock().now()
+        fresh = self._cmd_time is not None and (now - self._cmd_time).nanoseconds / 1e9 <= self.cmd_timeout
+        cmd = self._cmd if fresh else Twist()
+        self.moving_steps += int(fresh)
+        if isinstance(self.body, SingleIntegrator):
+            self.body.step((cmd.linear.x, cmd.linear.y), self.dt)
+        else:
+            self.body.step(cmd.linear.x, cmd.angular.z, self.dt)
+        self._publish(now, cmd)
+
+    def _publish(self, now: Any, cmd: Twist) -> None:
+        x, y, theta = (float(v) for v in self.body.pose)
+        odom = Odometry()
+        odom.header.stamp = now.to_msg()
+        odom.header.frame_id = self.frame_id
+        odom.child_frame_id = self.child_frame_id
+        odom.pose.pose.position.x, odom.pose.pose.position.y = x, y
+        odom.pose.pose.orientation.z, odom.pose.pose.orientation.w = math.sin(theta / 2), math.cos(theta / 2)
+        odom.twist.twist = cmd
+        self.odom_pub.publish(odom)
+        if self._tf is not None:
+            from geometry_msgs.msg import TransformStamped
+
+            tf = TransformStamped()
+            tf.header = odom.header
+            tf.child_frame_id = self.child_frame_id
+            tf.transform.translation.x, tf.transform.translation.y = x, y
+            tf.transform.rotation = odom.pose.pose.orientation
+            self._tf.sendTransform(tf)
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point: ``ros2 run distopt_ros kinematics_node --ros-args -r __ns:=/robot_0``."""
+    return run_node(KinematicsNode, "kinematics_node", args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

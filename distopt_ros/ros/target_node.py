@@ -1,0 +1,141 @@
+"""Target node: a moving target and every robot's noisy observation of it.
+
+Publishes, at ``rate`` Hz, the true target as ``geometry_msgs/PoseStamped`` on
+``/target/pose`` (orientation = direction of motion) and one noisy observation per robot as
+``distopt_ros/TargetEstimate`` on ``<parent>/robot_<i>/observation`` (gaussian noise with the
+robot's own ``noise_std``, its covariance ``noise_std^2 I`` attached so the fusion weights
+each robot by how good its sensor is). Positions are in ``frame_id`` (REP 105: a fixed
+world frame, ``map``). The noise is seeded per robot, so the same seed gives the same run.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any
+
+import numpy as np
+from geometry_msgs.msg import PoseStamped
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.node import Node
+
+from distopt_ros.core.tracking import Target, make_target
+from distopt_ros.msg import TargetEstimate
+from distopt_ros.ros.entry import run_node
+
+TARGET_KINDS = ("circle", "figure_eight", "random_walk", "waypoints")
+
+
+def _float(low: float, high: float, text: str) -> ParameterDescriptor:
+    return ParameterDescriptor(description=text, floating_point_range=[
+        FloatingPointRange(from_value=low, to_value=high, step=0.0)])
+
+
+def target_from_parameters(p: dict[str, Any]) -> Target:
+    """The target described by the node parameters (shared with the runner and the tests)."""
+    kind = p["target_kind"]
+    center = (p["target_center_x"], p["target_center_y"])
+    if kind == "circle":
+        return make_target(kind, center=center, radius=p["target_radius"], period=p["target_period"])
+    if kind == "figure_eight":
+        return make_target(kind, center=center, size=p["target_radius"], period=p["target_period"])
+    if kind == "random_walk":
+        r = p["target_radius"]
+        return make_target(kind, start=center, speed=p["target_speed"], seed=p["seed"],
+                           bounds=(center[0] - r, center[0] + r, center[1] - r, center[1] + r))
+    if kind == "waypoints":
+        pts = np.asarray(p["target_waypoints"], dtype=float)
+        if pts.size < 4 or pts.size % 2:
+            raise ValueError("target_waypoints must be a flat list x0, y0, x1, y1, ... of at least 2 points")
+        return make_target(kind, points=pts.reshape(-1, 2), speed=p["target_speed"])
+    raise ValueError(f"target_kind must be one of {', '.join(TARGET_KINDS)}; got {kind!r}")
+
+
+def noise_levels(noise_std: list[float], num_robots: int) -> list[float]:
+    """One noise level per robot: a single value for all, or exactly ``num_robots`` values (> 0)."""
+    levels = list(noise_std) * num_robots if len(noise_std) == 1 else list(noise_std)
+    if len(levels) != num_robots:
+        raise ValueError(f"noise_std must have 1 or num_robots={num_robots} entries, got {len(noise_std)}")
+    if not all(math.isfinite(s) and s > 0 for s in levels):
+        raise ValueError(f"noise_std entries must be finite and > 0, got {noise_std}")
+    return levels
+
+
+class TargetNode(Node):
+    """Moves the target along its path (wall-clock time) and publishes noisy observations."""
+
+    def __init__(self, node_name: str = "target_node", **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        d = self.declare_parameter
+        p = {
+            "num_robots": d("num_robots", 6, ParameterDescriptor(
+                description="Robots to observe for", integer_range=[IntegerRange(from_value=1, to_value=10_000,
+                                                                                   step=1)])).value,
+            "seed": d("seed", 0, ParameterDescriptor(description="Seed of the noise and of random walks")).value,
+            "target_kind": d("target_kind", "circle", ParameterDescriptor(
+                description=f"Target path: {', '.join(TARGET_KINDS)}")).value,
+            "target_center_x": d("target_center_x", 0.0, _float(-1e6, 1e6, "Path centre / start x (m)")).value,
+            "target_center_y": d("target_center_y", 0.0, _float(-1e6, 1e6, "Path centre / start y (m)")).value,
+            "target_radius": d("target_radius", 3.0, _float(0.0, 1e6, "Circle radius / figure-eight size / "
+                                                                     "random-walk half-width (m)")).value,
+            "target_period": d("target_period", 60.0, _float(0.01, 1e6, "Seconds per lap")).value,
+            "target_speed": d("target_speed", 0.3, _float(0.0, 1e3, "Random walk / waypoint speed (m/s)")).value,
+            "target_waypoints": d("target_waypoints", [0.0, 0.0, 3.0, 0.0, 3.0, 3.0], ParameterDescriptor(
+                description="Waypoints x0, y0, x1, y1, ... (m), for target_kind waypoints")).value,
+            "noise_std": d("noise_std", [0.3], ParameterDescriptor(
+                description="Observation noise std (m): one value for all robots or one per robot")).value,
+            "publish_rate": d("publish_rate", 20.0, _float(0.1, 1000.0, "Target and observation rate (Hz)")).value,
+            "frame_id": d("frame_id", "map", ParameterDescriptor(description="Fixed frame of all positions")).value,
+        }
+        self.target = target_from_parameters(p)
+        self.num_robots = int(p["num_robots"])
+        self.noise = noise_levels(list(p["noise_std"]), self.num_robots)
+        self.frame_id = str(p["frame_id"])
+        seeds = np.random.SeedSequence(int(p["seed"])).spawn(self.num_robots)
+        self.rngs = [np.random.default_rng(s) for s in seeds]
+        parent = self.get_namespace().rstrip("/").rsplit("/", 1)[0]
+        self.pose_pub = self.create_publisher(PoseStamped, "pose", 10)
+        self.obs_pubs = [self.create_publisher(TargetEstimate, f"{parent}/robot_{i}/observation", 5)
+                         for i in range(self.num_robots)]
+        self.t0 = self.get_clock().now()
+        self.published = 0
+        self.create_timer(1.0 / float(p["publish_rate"]), self.publish)
+
+    def elapsed(self) -> float:
+        """Seconds since the node started: the target's clock."""
+        return (self.get_clock().now() - self.t0).nanoseconds / 1e9
+
+    def publish(self) -> None:
+        t = self.elapsed()
+        pos = self.target.position(t)
+        vel = self.target.velocity(t)
+        stamp = self.get_clock().now().to_msg()
+        pose = PoseStamped()
+        pose.header.stamp = stamp
+        pose.header.frame_id = self.frame_id
+        pose.pose.position.x, pose.pose.position.y = float(pos[0]), float(pos[1])
+        yaw = math.atan2(vel[1], vel[0]) if np.linalg.norm(vel) > 0 else 0.0
+        pose.pose.orientation.z, pose.pose.orientation.w = math.sin(yaw / 2), math.cos(yaw / 2)
+        self.pose_pub.publish(pose)
+        for i, pub in enumerate(self.obs_pubs):
+            sigma = self.noise[i]
+            seen = pos + self.rngs[i].normal(scale=sigma, size=2)
+            obs = TargetEstimate()
+            obs.header.stamp = stamp
+            obs.header.frame_id = self.frame_id
+            obs.robot_id = i
+            obs.iteration = self.published
+            obs.position.x, obs.position.y = float(seen[0]), float(seen[1])
+            obs.estimate = seen.astype(float).tolist()
+            obs.covariance = (sigma**2 * np.eye(2)).reshape(-1).tolist()
+            pub.publish(obs)
+        self.published += 1
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point: ``ros2 run distopt_ros target_node --ros-args -r __ns:=/target``."""
+    return run_node(TargetNode, "target_node", args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
