@@ -294,19 +294,26 @@ def tracking_command(position: Sequence[float], goal: Sequence[float], goal_velo
 
 
 # ---------------------------------------------------------------------- bounds
-def proportional_tracking_bound(goal_speed: float, gain: float, decision_error: float = 0.0) -> float:
+def proportional_tracking_bound(goal_speed: float, gain: float, decision_error: float = 0.0,
+                                period: float = 0.0) -> float:
     """Ultimate bound on ``|x - g|`` for ``x' = k (g_hat - x)`` with ``|g'| <= V`` and ``|g_hat - g| <= e``.
 
-    With ``d = x - g``: ``d' = -k d + k (g_hat - g) - g'``, so ``d/dt |d| <= -k |d| + k e + V``
-    and ``|d|`` ends below ``V / k + e``. (No feed-forward of ``g'``; the command must not
-    saturate in steady state, i.e. ``V + k e`` below the speed limit.)
+    Continuous time (``period = 0``): with ``d = x - g``, ``d' = -k d + k (g_hat - g) - g'``, so
+    ``d/dt |d| <= -k |d| + k e + V`` and ``|d|`` ends below ``V / k + e``.
+
+    Sampled control (a command computed every ``period = T`` and held, ``0 < k T <= 1``): at the
+    sampling instants ``d+ = (1 - k T) d + k T (g_hat - g) - (g+ - g)`` gives the same ``V / k + e``;
+    between them ``d`` moves at most ``(|u| + V) T`` with ``|u| <= V + k e`` in steady state, so
+    ``(2 V + k e) T`` is added. (No feed-forward of ``g'``; the command must not saturate.)
     """
     k = positive(gain, "gain")
     if not (math.isfinite(goal_speed) and goal_speed >= 0):
         raise ValueError(f"goal_speed must be a finite number >= 0, got {goal_speed!r}")
     if not (math.isfinite(decision_error) and decision_error >= 0):
         raise ValueError(f"decision_error must be a finite number >= 0, got {decision_error!r}")
-    return goal_speed / k + decision_error
+    if not (math.isfinite(period) and 0 <= period * k <= 1):
+        raise ValueError(f"period must be >= 0 with gain * period <= 1, got period={period!r}")
+    return goal_speed / k + decision_error + (2 * goal_speed + k * decision_error) * period
 
 
 def centroid_tracking_bound(step: float, curvatures: Sequence[float], num_robots: int, target_speed: float,

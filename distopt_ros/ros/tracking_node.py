@@ -43,6 +43,7 @@ from distopt_ros.ros.robot_node import RobotNode
 
 DRIVES = ("holonomic", "unicycle")
 TASKS = ("fusion", "centroid")
+DECISION_HISTORY = 100_000
 
 
 def _float(low: float, high: float, text: str) -> ParameterDescriptor:
@@ -83,6 +84,8 @@ class TrackingRobotNode(RobotNode):
         self.observations = 0
         self.rejected_observations = 0
         self.goal: np.ndarray | None = None
+        self.decisions: list[tuple[int, np.ndarray]] = []
+        """(clock ns, decision) of recent control periods: what the controller really used."""
         self.cmd_pub = self.create_publisher(Twist, "cmd_vel", 10)
         self.estimate_pub = self.create_publisher(TargetEstimate, "estimate", 10)
         if self.centroid_task:
@@ -144,6 +147,8 @@ class TrackingRobotNode(RobotNode):
             return
         estimate = np.asarray(self.agent.estimate(), dtype=float)
         self.goal = estimate + self.offset
+        self.decisions.append((self.get_clock().now().nanoseconds, estimate.copy()))
+        del self.decisions[:-DECISION_HISTORY]
         velocity = tracking_command(self.pose[:2], self.goal, np.zeros(2), self.gain, self.max_speed)
         cmd = Twist()
         if self.drive == "holonomic":

@@ -51,6 +51,10 @@ class TrackingReport:
     """Centroid task: every robot's instantaneous optimal position per sample (N, T, 2)."""
     rounds: int = 0
     """Rounds the algorithm completed (the coordinator's, else robot 0's)."""
+    decisions: list[list[tuple[float, np.ndarray]]] = field(default_factory=list)
+    """Per robot, (target time, decision) at every control instant."""
+    target: Any = None
+    """The target's path (``position(t)`` in the target node's time)."""
     messages_lost: int = 0
     """Payloads the modelled radio dropped, over all robots."""
 
@@ -86,15 +90,38 @@ class TrackingReport:
         cen = np.linalg.norm(a["centroid"][keep] - a["target"][keep], axis=1)
         return {"estimate": float(est.max()), "formation": float(form.max()), "centroid": float(cen.max())}
 
-    def bound(self) -> float:
-        """Ultimate bound on the formation error: V / k plus the observed decision error (see the core docs).
+    def decision_error(self) -> float:
+        """Largest error of the decisions the controllers used, from ``5 / gain`` before the transient's end.
 
-        The decision is the estimate (+ offset) in the estimation task and the robot's own
-        allocation in the centroid task; the proportional law adds at most ``V / k``.
+        The decision is the estimate in the estimation task and the robot's own allocation in
+        the centroid task, compared at each control instant with what it should be then (the
+        target, or the instantaneous optimum). The proportional law forgets older errors like
+        ``exp(-gain t)``, so five time constants before the window are enough.
         """
-        err = self.errors_after()
+        start = self.settle - 5.0 / float(self.params["gain"])
+        worst = 0.0
+        for i, decisions in enumerate(self.decisions):
+            for t, value in decisions:
+                if t < start:
+                    continue
+                truth = self._truth(i, t)
+                worst = max(worst, float(np.linalg.norm(value - truth)))
+        return worst
+
+    def _truth(self, robot: int, t: float) -> np.ndarray:
+        from distopt_ros.ros.tracking_runner import _centroid_optimum
+
+        r = self.target.position(t)
+        return _centroid_optimum(self.config, r)[robot] if self.centroid_task else r
+
+    def bound(self) -> float:
+        """Ultimate bound on the formation error (sampled proportional law, see the core docs).
+
+        ``V_goal / k + e + (2 V_goal + k e) T`` with ``e`` the :meth:`decision_error`, ``T`` the
+        control period and ``V_goal`` the goal speed (the target's; scaled for the centroid task).
+        """
         return proportional_tracking_bound(self.target_speed * self._goal_speed_factor(), float(self.params["gain"]),
-                                           err["allocation" if self.centroid_task else "estimate"])
+                                           self.decision_error(), float(self.params.get("control_period", 0.1)))
 
     def _goal_speed_factor(self) -> float:
         """How fast a robot's goal moves relative to the target: 1 for rendezvous; N/(a_i S) for the centroid."""
@@ -147,8 +174,8 @@ class TrackingReport:
         else:
             lines += [f"  estimate error       : {err['estimate']:.3f} m (max over robots after the transient)",
                       f"  centroid error       : {err['centroid']:.3f} m"]
-        lines += [f"  formation error      : {err['formation']:.3f} m   bound V/k + decision error = "
-                  f"{self.bound():.3f} m",
+        lines += [f"  formation error      : {err['formation']:.3f} m   bound V/k + e + (2V + ke)T = "
+                  f"{self.bound():.3f} m (e = {self.decision_error():.3f} m at control instants)",
                   f"  wall time            : {self.wall_time:.1f} s"]
         if self.plots:
             lines.append(f"  plots                : {', '.join(str(p) for p in self.plots)}")
@@ -241,6 +268,9 @@ def run_tracking(params: dict[str, Any], duration: float = 30.0, settle: float |
         report = TrackingReport(cfg, params, log, settle, target.target.max_speed, time.perf_counter() - began)
         counter = next((n for n in nodes if isinstance(n, TrackingCoordinatorNode)), robots[0])
         report.rounds = int(counter.agent.iteration)
+        report.target = target.target
+        t0 = target.t0.nanoseconds
+        report.decisions = [[((ns - t0) / 1e9, v) for ns, v in r.decisions] for r in robots]
         report.messages_lost = sum(r.messages_lost for r in robots)
         if optimal:
             report.optimal = np.stack(optimal, axis=1)
@@ -270,11 +300,18 @@ def run_tracking(params: dict[str, Any], duration: float = 30.0, settle: float |
 
 
 def _centroid_optimum(cfg: SwarmConfig, target: np.ndarray) -> np.ndarray:
-    """Every robot's optimal position when the centroid must be at ``target`` (N x 2)."""
+    """Every robot's optimal position when the centroid must be at ``target`` (N x 2).
+
+    Closed form of the KKT system: ``x_i = s_i + p / a_i`` with ``p = (N r - sum s_i) / sum 1/a_i``
+    (``test_centroid_problem_reaches_the_closed_form`` checks it against the solvers).
+    """
     from distopt_ros.core.scenario import centroid_problem
 
-    xs, _ = centroid_problem(cfg.num_robots, cfg.station_radius, cfg.seed, target=target).solve()
-    return np.array([np.asarray(x, dtype=float) for x in xs])
+    prob = centroid_problem(cfg.num_robots, cfg.station_radius, cfg.seed)
+    a = np.array([c.a[0] for c in prob.costs])
+    s = np.array([-np.asarray(c.beta) / c.a[0] for c in prob.costs])
+    p = (cfg.num_robots * np.asarray(target, dtype=float) - s.sum(axis=0)) / np.sum(1.0 / a)
+    return s + p[None, :] / a[:, None]
 
 
 def compare_price_modes(params: dict[str, Any], duration: float, **kw: Any) -> dict[str, TrackingReport]:
