@@ -381,3 +381,14 @@ def test_synchronous_algorithms_keep_their_round_discipline_under_loss(domain_id
     assert report.totals("messages_dropped") > 0
     assert report.totals("messages_retransmitted") > 0 and report.totals("rounds_stalled") > 0
     assert all(s["rejections"] == {} for s in report.statuses.values())  # resent copies are not rejections
+
+
+def test_extragradient_converges_over_dds_where_descent_ascent_cycles(domain_id):
+    """Section 3.2's T2b (linear costs, capacity boxes, y* = [3, 2, 0], p* = 2) with an auctioneer over DDS."""
+    base = {"algorithm": "price", "problem": "linear_allocation", "num_robots": 3, "dim": 1, "step": 0.1,
+            "max_iterations": 2000, "tolerance": 0.0}
+    eg = _run({**base, "price_mode": "extragradient"}, domain_id, timeout=120.0)
+    gda = _run({**base, "price_mode": "gda"}, domain_id, timeout=120.0)
+    assert eg.finished and gda.finished
+    assert eg.max_error < 1e-3  # 3e-5 after 2000 rounds in the simulator
+    assert gda.max_error > 0.1  # still cycling (0.26 in the simulator)

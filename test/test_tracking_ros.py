@@ -31,7 +31,8 @@ def test_six_robots_track_a_circling_target_within_the_derived_bound(domain_id, 
     a = report.log.as_arrays()
     start = np.linalg.norm(a["robots"][:, 0] - a["target"][0], axis=1)
     assert start.min() > 2.0  # the robots really had to move to get there
-    assert [p.name for p in report.plots] and all(p.stat().st_size > 5_000 for p in report.plots)
+    assert [p.name for p in report.plots] == ["trajectories.png", "tracking_error.png", "convergence.png"]
+    assert all(p.stat().st_size > 5_000 for p in report.plots)
 
 
 def test_kinematics_node_integrates_cmd_vel_into_odometry(domain_id):

@@ -12,6 +12,7 @@ from too far in the future are refused and counted per reason.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -287,9 +288,11 @@ class Agent:
             return "wrong_receiver"
         if msg.algorithm != self.algorithm:
             return "wrong_algorithm"
-        if msg.dim != self.wire_dim or any(getattr(msg, b).size != sizes.get(b, 0) for b in BLOCKS):
+        blocks = [getattr(msg, b) for b in BLOCKS]
+        if msg.dim != self.wire_dim or any(v.size != sizes.get(b, 0) for b, v in zip(BLOCKS, blocks, strict=True)):
             return "wrong_dimension"
-        if not all(np.all(np.isfinite(getattr(msg, b))) for b in BLOCKS) or not np.isfinite(msg.rho):
+        # A sum is finite only if every term is (NaN and Inf propagate): one reduction per block.
+        if not (math.isfinite(msg.rho) and all(math.isfinite(float(v.sum())) for v in blocks)):
             return "non_finite"
         if self.asynchronous:
             last = self._latest.get(msg.sender)

@@ -52,7 +52,10 @@ class Graph:
         return tuple(sorted((min(u, v), max(u, v)) for u, v in self.nx_graph.edges))
 
     def diameter(self) -> int:
-        return int(nx.diameter(self.nx_graph)) if self.num_nodes > 1 else 0
+        """Longest shortest path (computed once: every robot of a swarm asks for it)."""
+        if "_diameter" not in self.__dict__:
+            object.__setattr__(self, "_diameter", int(nx.diameter(self.nx_graph)) if self.num_nodes > 1 else 0)
+        return self.__dict__["_diameter"]
 
     def laplacian(self) -> np.ndarray:
         return nx.laplacian_matrix(self.nx_graph, nodelist=range(self.num_nodes)).toarray().astype(float)
@@ -179,7 +182,9 @@ class Digraph:
 
     def diameter(self) -> int:
         """Longest shortest directed path (what finite-time max/min consensus needs, section 11.4)."""
-        return int(nx.diameter(self.nx_graph)) if self.num_nodes > 1 else 0
+        if "_diameter" not in self.__dict__:
+            object.__setattr__(self, "_diameter", int(nx.diameter(self.nx_graph)) if self.num_nodes > 1 else 0)
+        return self.__dict__["_diameter"]
 
 
 def make_digraph(topology: str, num_nodes: int, seed: int = 0, edge_probability: float | None = None) -> Digraph:

@@ -79,9 +79,13 @@ class QuadraticObjective(LocalObjective):
         return self.precision
 
     def prox(self, v: np.ndarray, t: float) -> np.ndarray:
-        lhs = self.precision + t * np.eye(self.dim)
-        rhs = self.precision @ self.mean + t * np.asarray(v, dtype=float)
-        return np.linalg.solve(lhs, rhs)
+        # (P + t I)^-1 and P m are kept for the last t: ADMM calls this every round with the same
+        # penalty, and a robot's round is otherwise dominated by re-factorizing a tiny matrix.
+        cache = self.__dict__.get("_prox_cache")
+        if cache is None or cache[0] != t:
+            cache = (t, np.linalg.inv(self.precision + t * np.eye(self.dim)), self.precision @ self.mean)
+            object.__setattr__(self, "_prox_cache", cache)
+        return cache[1] @ (cache[2] + t * np.asarray(v, dtype=float))
 
 
 @dataclass(frozen=True)

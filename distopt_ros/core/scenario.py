@@ -7,6 +7,7 @@ monitor and the tests rebuild the whole problem to know the centralized answer.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -25,7 +26,7 @@ from distopt_ros.core.problems import (
     target_fusion_problem,
 )
 from distopt_ros.core.registry import ALGORITHM_SPECS, build_coordinator, get_spec
-from distopt_ros.core.resources import QuadraticCost, ResourceProblem
+from distopt_ros.core.resources import LinearCost, QuadraticCost, ResourceProblem
 from distopt_ros.core.validation import at_least, in_open_interval, positive
 
 ALGORITHMS = {name: spec.description for name, spec in ALGORITHM_SPECS.items()}
@@ -36,6 +37,7 @@ PROBLEMS = {
     "microgrid": "coupled",         # seed 003's microgrid (section 10.7): N-1 converters + the grid
     "allocation": "resource",       # share a resource budget with quadratic costs (section 2)
     "centroid": ("resource", "coupled"),  # stay near your station while the swarm's centroid = a target
+    "linear_allocation": "resource",  # section 3.2's T2b: linear costs with capacity boxes (merely convex)
 }
 """Problem name -> the kind(s) of algorithm that solve it (see AlgorithmSpec.problem_kind)."""
 
@@ -156,8 +158,13 @@ def _coerce(key: str, value: Any, kind: type) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=8)
 def make_problem(cfg: SwarmConfig) -> Any:
-    """The scenario's problem, a deterministic function of the configuration (identical on every robot)."""
+    """The scenario's problem, a deterministic function of the configuration (identical on every robot).
+
+    Cached per configuration: robots sharing a process (the embedded runner) build it once.
+    Agents only read it; time-varying data goes through the agents' own setters.
+    """
     n, seed, dim = cfg.num_robots, cfg.seed, cfg.dim
     if cfg.problem == "fusion":
         return target_fusion_problem(n, seed, dim)[0]
@@ -167,6 +174,8 @@ def make_problem(cfg: SwarmConfig) -> Any:
         return random_logistic_problem(n, dim, seed)
     if cfg.problem == "microgrid":
         return microgrid_problem(n - 1, seed)
+    if cfg.problem == "linear_allocation":
+        return linear_allocation_problem(n)
     if cfg.problem == "centroid":
         return centroid_problem(n, cfg.station_radius, seed, coupled=get_spec(cfg.algorithm).problem_kind == "coupled")
     rng = np.random.default_rng(seed)
@@ -200,6 +209,18 @@ def centroid_problem(num_robots: int, radius: float, seed: int, coupled: bool = 
     return ResourceProblem(costs, num_robots * r)
 
 
+def linear_allocation_problem(num_robots: int, capacity: float = 3.0) -> ResourceProblem:
+    """Section 3.2's T2b generalized: ``c_i(y) = (i + 1) y`` on ``[0, capacity]``, demand ``capacity (N - 1) - 1``.
+
+    Merely convex: the cheapest robots fill up, robot ``N - 2`` delivers ``capacity - 1``, the
+    most expensive nothing, and the price is ``N - 1`` (for N = 3: ``y* = [3, 2, 0]``, ``p* = 2``).
+    Plain gradient descent-ascent cycles on it; the extragradient converges.
+    """
+    n = at_least(num_robots, "num_robots", 2)
+    costs = [LinearCost([float(i + 1)], 0.0, capacity) for i in range(n)]
+    return ResourceProblem(costs, np.array([capacity * (n - 1) - 1.0]))
+
+
 def reference_solution(cfg: SwarmConfig, problem: Any | None = None) -> dict[int, np.ndarray]:
     """What each robot's estimate must converge to: the common optimum, or its own share of it."""
     prob = problem if problem is not None else make_problem(cfg)
@@ -210,6 +231,7 @@ def reference_solution(cfg: SwarmConfig, problem: Any | None = None) -> dict[int
     return {i: np.asarray(xs[i]) for i in range(cfg.num_robots)}
 
 
+@functools.lru_cache(maxsize=8)
 def scenario_graph(cfg: SwarmConfig) -> Graph | Digraph:
     """The communication graph of the configured topology (directed for digraph algorithms)."""
     if get_spec(cfg.algorithm).directed:

@@ -57,7 +57,7 @@ class AgentNode(Node):
         self.transport_rejections: Counter[str] = Counter()
         self._last_seq: dict[tuple[str, int], int] = {}
         self._seq = 0
-        self._barrier: list[tuple[Publisher, int]] = []
+        self._barrier: list[tuple[Publisher, list[str]]] = []
         self._subs: list[Any] = []
         self.out_topics: list[str] = []
         """Fully qualified algorithm topics this node publishes (for monitors and tests)."""
@@ -168,9 +168,15 @@ class AgentNode(Node):
             self.get_logger().info(f"re-tuned {', '.join(changed)} from iteration {agent.iteration}")
         return SetParametersResult(successful=True)
 
-    def _publisher(self, msg_type: type, topic: str, listeners: int) -> Publisher:
+    def _publisher(self, msg_type: type, topic: str, listeners: list[str]) -> Publisher:
+        """An algorithm publisher; the first round waits until every node in ``listeners`` subscribes.
+
+        ``listeners`` are the namespaces of the peer nodes that must receive this topic. They
+        are checked by identity, not counted: a recorder (``ros2 bag record``) or a monitor on
+        the topic must not let a robot start before the neighbour it talks to is listening.
+        """
         pub = self.create_publisher(msg_type, topic, self.qos)
-        self._barrier.append((pub, listeners))
+        self._barrier.append((pub, sorted(listeners)))
         self.out_topics.append(pub.topic_name)
         return pub
 
@@ -183,7 +189,7 @@ class AgentNode(Node):
     # ------------------------------------------------------------------ runtime
     def _tick(self) -> None:
         if not self.started:
-            if self.can_start() and all(pub.get_subscription_count() >= n for pub, n in self._barrier) and all(
+            if self.can_start() and all(self._listening(pub, ns) for pub, ns in self._barrier) and all(
                 s.get_publisher_count() >= 1 for s in self._subs
             ):
                 self.started = True
@@ -191,6 +197,10 @@ class AgentNode(Node):
                 self._emit(self.agent.start())
                 if not self.asynchronous:  # an asynchronous agent is always "ready": only its timer steps it
                     self._advance()
+                if self.asynchronous or (self.round_timeout <= 0 and self.round_period <= 0):
+                    # Nothing left for the poll: arrivals step a synchronous agent, the step timer an async one.
+                    # Destroyed, not cancelled: a cancelled timer still costs every executor wait.
+                    self.destroy_timer(self._poll)
             elif (self.get_clock().now() - self._start_time).nanoseconds > self.startup_timeout * 1e9:
                 self.get_logger().error(
                     f"peers not discovered within startup_timeout={self.startup_timeout}s", once=True)
@@ -244,6 +254,12 @@ class AgentNode(Node):
         out = [m for m in self._history.get(msg.iteration, []) if m.receiver in (msg.sender, BROADCAST)]
         self.retransmitted += len(out)
         self._emit(out, keep=False)
+
+    def _listening(self, pub: Publisher, namespaces: list[str]) -> bool:
+        if pub.get_subscription_count() < len(namespaces):
+            return False
+        present = {info.node_namespace for info in self.get_subscriptions_info_by_topic(pub.topic_name)}
+        return all(ns in present for ns in namespaces)
 
     def can_start(self) -> bool:
         """Extra start condition of a subclass (e.g. a first observation); peers are checked separately."""

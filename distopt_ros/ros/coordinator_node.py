@@ -34,7 +34,8 @@ class CoordinatorNode(AgentNode):
         for rid in sorted(agent.expected):
             self._subscribe(AgentState, f"{parent}/robot_{rid}/state",
                             lambda w: conversions.from_agent_state(w, COORDINATOR))
-        self._pub = self._publisher(CoordinatorBroadcast, "consensus", self.config.num_robots)
+        self._pub = self._publisher(CoordinatorBroadcast, "consensus",
+                                    [f"{parent}/robot_{rid}" for rid in range(self.config.num_robots)])
 
     def _publish(self, messages: list[Message]) -> None:
         stamp = self.get_clock().now().to_msg()

@@ -57,23 +57,24 @@ class RobotNode(AgentNode):
         if transport == "star":
             self._subscribe(CoordinatorBroadcast, f"{parent}/coordinator/consensus",
                             conversions.from_coordinator_broadcast)
-            self._state_pub = self._publisher(AgentState, "state", 1)
+            self._state_pub = self._publisher(AgentState, "state", [f"{parent}/coordinator"])
         elif transport == "broadcast":
-            self._state_pub = self._publisher(AgentState, "state", len(peers))
+            self._state_pub = self._publisher(AgentState, "state", [f"{parent}/robot_{j}" for j in peers])
         elif transport == "digraph":
             level = self.config.quantization_level
             for sender in peers:  # in-neighbours
                 self._subscribe(QuantizedPayload, f"{parent}/robot_{sender}/edge_to_{self.robot_id}",
                                 lambda w: conversions.from_quantized_payload(w, level))
             for receiver in self.agent.out_neighbors:
-                self._edge_pubs[receiver] = self._publisher(QuantizedPayload, f"edge_to_{receiver}", 1)
+                self._edge_pubs[receiver] = self._publisher(QuantizedPayload, f"edge_to_{receiver}",
+                                                            [f"{parent}/robot_{receiver}"])
             peers = []
         for sender in peers:
             topic = f"edge_to_{self.robot_id}" if transport == "edge" else "state"
             self._subscribe(AgentState, f"{parent}/robot_{sender}/{topic}",
                             lambda w: conversions.from_agent_state(w, self.robot_id))
             if transport == "edge":
-                self._edge_pubs[sender] = self._publisher(AgentState, f"edge_to_{sender}", 1)
+                self._edge_pubs[sender] = self._publisher(AgentState, f"edge_to_{sender}", [f"{parent}/robot_{sender}"])
         peers_text = "coordinator" if transport == "star" else f"peers {sorted(self.agent.expected)}"
         layout = "star" if transport == "star" else self.config.topology
         self.get_logger().info(f"robot {self.robot_id}: {self.config.algorithm}, {layout} ({peers_text})")

@@ -162,12 +162,16 @@ def run_swarm(params: dict[str, Any], mode: str = "single", timeout: float = 120
         else:
             raise ValueError(f"mode must be single or multi, got {mode!r}")
         last_print = 0.0
+        stopped: set[int] = set()
+        for n in nodes:  # count stops as they happen: checking every node after every callback is O(N^2) a round
+            n.on_done = lambda node: stopped.add(id(node))
         while time.perf_counter() - started < timeout:
             executor.spin_once(timeout_sec=0.05)
             if on_tick is not None:
                 on_tick(nodes, statuses)
-            done = len(statuses) == cfg.num_robots and all(s["done"] for s in statuses.values()) and all(
-                n.agent.done for n in nodes)  # in one process, also wait for the coordinator's last round
+            # In one process, also wait for the coordinator's last round (its node stops last).
+            done = len(stopped) == len(nodes) and len(statuses) == cfg.num_robots and all(
+                s["done"] for s in statuses.values())
             now = time.perf_counter() - started
             if progress and (done or now - last_print >= 0.5) and statuses:
                 last_print = now

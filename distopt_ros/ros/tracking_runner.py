@@ -279,7 +279,7 @@ def run_tracking(params: dict[str, Any], duration: float = 30.0, settle: float |
             report.recording = Path(recorder.path)
             report.recorded_counts = recorder.counts()
         if plots:
-            from distopt_ros.sim.plots import plot_tracking
+            from distopt_ros.sim.plots import plot_convergence, plot_tracking
 
             arrays = dict(log.as_arrays())
             if report.centroid_task:
@@ -289,6 +289,12 @@ def run_tracking(params: dict[str, Any], duration: float = 30.0, settle: float |
                 arrays["goals"] = arrays["target"][None, :, :] + offsets[:, None, :]
             report.plots = plot_tracking(arrays, out, title=f"{cfg.algorithm}, {cfg.num_robots} robots",
                                          bounds={"formation": report.bound()})
+            truth = report.optimal if report.centroid_task else arrays["target"][None, :, :]
+            per_robot = np.linalg.norm(arrays["estimates"] - truth, axis=2)
+            report.plots.append(plot_convergence(
+                per_robot, out / "convergence.png",  # type: ignore[operator]
+                ylabel="|decision - optimum| [m]" if report.centroid_task else "|estimate - target| [m]",
+                title=f"per robot, every {log_period:g} s"))
         return report
     finally:
         if recorder is not None:
