@@ -117,7 +117,7 @@ def test_bad_tracking_parameters_are_refused_by_name(domain_id):
     from distopt_ros.ros.tracking_runner import run_tracking
 
     with pytest.raises(ValueError, match="noise_std"):
-        run_tracking(_params(noise_std=[0.1, 0.2]), duration=1.0, domain_id=domain_id)
+        run_tracking(_params(noise_std=[0.1, -0.2]), duration=1.0, domain_id=domain_id)
     with pytest.raises(ValueError, match="target_kind"):
         run_tracking(_params(target_kind="teleport"), duration=1.0, domain_id=domain_id)
     with pytest.raises(ValueError, match="drive"):

@@ -52,13 +52,14 @@ def target_from_parameters(p: dict[str, Any]) -> Target:
 
 
 def noise_levels(noise_std: list[float], num_robots: int) -> list[float]:
-    """One noise level per robot: a single value for all, or exactly ``num_robots`` values (> 0)."""
-    levels = list(noise_std) * num_robots if len(noise_std) == 1 else list(noise_std)
-    if len(levels) != num_robots:
-        raise ValueError(f"noise_std must have 1 or num_robots={num_robots} entries, got {len(noise_std)}")
-    if not all(math.isfinite(s) and s > 0 for s in levels):
-        raise ValueError(f"noise_std entries must be finite and > 0, got {noise_std}")
-    return levels
+    """One noise level per robot: robot ``i`` gets ``noise_std[i % len(noise_std)]`` (all > 0).
+
+    Cyclic, so one value serves every robot and a per-robot list still works when
+    ``num_robots`` is overridden at launch.
+    """
+    if not noise_std or not all(math.isfinite(s) and s > 0 for s in noise_std):
+        raise ValueError(f"noise_std must be a non-empty list of finite values > 0, got {list(noise_std)}")
+    return [float(noise_std[i % len(noise_std)]) for i in range(num_robots)]
 
 
 class TargetNode(Node):
