@@ -12,6 +12,7 @@ from distopt_ros.core.tracking import (
     centroid_tracking_bound,
     formation_offsets,
     make_target,
+    make_targets,
     proportional_tracking_bound,
     tracking_command,
     unicycle_command,
@@ -164,3 +165,14 @@ def test_centroid_dual_ascent_stays_within_the_iss_bound():
 def test_bad_input_is_refused_by_name(call, needle):
     with pytest.raises(ValueError, match=needle):
         call()
+
+
+def test_several_targets_are_evenly_spaced_on_one_path():
+    three = make_targets("circle", 3, center=(0.0, 0.0), radius=2.0, period=30.0)
+    angles = sorted(math.atan2(*t.position(4.0)[::-1]) % (2 * math.pi) for t in three)
+    gaps = np.diff([*angles, angles[0] + 2 * math.pi])
+    np.testing.assert_allclose(gaps, 2 * math.pi / 3, atol=1e-9)
+    walks = make_targets("random_walk", 2, start=(0.0, 0.0), speed=0.5, seed=1, bounds=(-3, 3, -3, 3))
+    assert not np.allclose(walks[0].position(20.0), walks[1].position(20.0))
+    with pytest.raises(ValueError, match="num_targets"):
+        make_targets("circle", 0, radius=1.0)

@@ -89,8 +89,8 @@ def test_marker_topic_has_one_marker_per_robot_target_and_edge(domain_id):
         node.create_subscription(MarkerArray, "/swarm_markers", received.append, 10)
         return [node]
 
-    report = run_tracking(_params(num_robots=4, noise_std=[0.3]), duration=4.0, settle=0.0, domain_id=domain_id,
-                          extra_nodes=listener)
+    report = run_tracking(_params(num_robots=4, noise_std=[0.3], num_targets=2), duration=4.0, settle=0.0,
+                          domain_id=domain_id, extra_nodes=listener)
     assert received
     last = received[-1]
     by_ns = {}
@@ -100,7 +100,7 @@ def test_marker_topic_has_one_marker_per_robot_target_and_edge(domain_id):
     assert sorted(m.id for m in by_ns["robots"]) == [0, 1, 2, 3]
     assert sorted(m.id for m in by_ns["estimates"]) == [0, 1, 2, 3]
     assert [m.text for m in sorted(by_ns["robot_ids"], key=lambda m: m.id)] == [f"robot {i}" for i in range(4)]
-    assert len(by_ns["targets"]) == 1 and len(by_ns["centroid"]) == 1
+    assert sorted(m.id for m in by_ns["targets"]) == [0, 1] and len(by_ns["centroid"]) == 1
     assert len(by_ns["edges"]) == 4  # a ring of 4
     for line in by_ns["edges"]:
         assert len(line.points) == 2
@@ -109,7 +109,7 @@ def test_marker_topic_has_one_marker_per_robot_target_and_edge(domain_id):
     for m in by_ns["robots"]:
         assert np.linalg.norm([m.pose.position.x - a["robots"][m.id, -1, 0],
                                m.pose.position.y - a["robots"][m.id, -1, 1]]) < 0.5
-    target = by_ns["targets"][0].pose.position
+    target = next(m for m in by_ns["targets"] if m.id == 0).pose.position
     assert np.linalg.norm([target.x - a["target"][-1, 0], target.y - a["target"][-1, 1]]) < 0.2
 
 

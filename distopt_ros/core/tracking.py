@@ -158,6 +158,38 @@ class RandomWalkTarget(WaypointTarget):
         self.bounds = (lo_x, hi_x, lo_y, hi_y)
 
 
+class ShiftedTarget(Target):
+    """``base`` run ``shift`` seconds ahead: several targets on one path, evenly spaced."""
+
+    def __init__(self, base: Target, shift: float) -> None:
+        if not math.isfinite(shift):
+            raise ValueError(f"shift must be finite, got {shift!r}")
+        self.base, self.shift, self.max_speed = base, float(shift), base.max_speed
+
+    def position(self, t: float) -> np.ndarray:
+        return self.base.position(t + self.shift)
+
+    def velocity(self, t: float) -> np.ndarray:
+        return self.base.velocity(t + self.shift)
+
+
+def make_targets(kind: str, count: int, **params: object) -> list[Target]:
+    """``count`` targets of one kind: evenly spaced along a circle, figure eight or waypoint loop
+    (time shifts of a lap / count), or independent random walks (seeds ``seed + k``)."""
+    n = at_least(count, "num_targets", 1)
+    if kind == "random_walk":
+        seed = int(params.pop("seed", 0))  # type: ignore[call-overload]
+        return [make_target(kind, seed=seed + k, **params) for k in range(n)]
+    base = make_target(kind, **params)
+    if isinstance(base, CircleTarget | FigureEightTarget):
+        lap = base.period
+    elif isinstance(base, WaypointTarget):
+        lap = base.length / base.speed
+    else:
+        lap = 0.0
+    return [base if k == 0 else ShiftedTarget(base, k * lap / n) for k in range(n)]
+
+
 def make_target(kind: str, **params: object) -> Target:
     """A target by name: ``circle``, ``figure_eight``, ``random_walk`` or ``waypoints``."""
     builders = {"circle": CircleTarget, "figure_eight": FigureEightTarget, "random_walk": RandomWalkTarget,

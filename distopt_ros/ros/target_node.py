@@ -15,11 +15,11 @@ import sys
 from typing import Any
 
 import numpy as np
-from geometry_msgs.msg import PoseStamped
+from geometry_msgs.msg import Pose, PoseArray, PoseStamped
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
 
-from distopt_ros.core.tracking import Target, make_target
+from distopt_ros.core.tracking import Target, make_targets
 from distopt_ros.msg import TargetEstimate
 from distopt_ros.ros.entry import run_node
 
@@ -31,23 +31,24 @@ def _float(low: float, high: float, text: str) -> ParameterDescriptor:
         FloatingPointRange(from_value=low, to_value=high, step=0.0)])
 
 
-def target_from_parameters(p: dict[str, Any]) -> Target:
-    """The target described by the node parameters (shared with the runner and the tests)."""
+def targets_from_parameters(p: dict[str, Any]) -> list[Target]:
+    """The ``num_targets`` targets described by the node parameters (shared with the runner and the tests)."""
     kind = p["target_kind"]
+    count = int(p.get("num_targets", 1))
     center = (p["target_center_x"], p["target_center_y"])
     if kind == "circle":
-        return make_target(kind, center=center, radius=p["target_radius"], period=p["target_period"])
+        return make_targets(kind, count, center=center, radius=p["target_radius"], period=p["target_period"])
     if kind == "figure_eight":
-        return make_target(kind, center=center, size=p["target_radius"], period=p["target_period"])
+        return make_targets(kind, count, center=center, size=p["target_radius"], period=p["target_period"])
     if kind == "random_walk":
         r = p["target_radius"]
-        return make_target(kind, start=center, speed=p["target_speed"], seed=p["seed"],
-                           bounds=(center[0] - r, center[0] + r, center[1] - r, center[1] + r))
+        return make_targets(kind, count, start=center, speed=p["target_speed"], seed=p["seed"],
+                            bounds=(center[0] - r, center[0] + r, center[1] - r, center[1] + r))
     if kind == "waypoints":
         pts = np.asarray(p["target_waypoints"], dtype=float)
         if pts.size < 4 or pts.size % 2:
             raise ValueError("target_waypoints must be a flat list x0, y0, x1, y1, ... of at least 2 points")
-        return make_target(kind, points=pts.reshape(-1, 2), speed=p["target_speed"])
+        return make_targets(kind, count, points=pts.reshape(-1, 2), speed=p["target_speed"])
     raise ValueError(f"target_kind must be one of {', '.join(TARGET_KINDS)}; got {kind!r}")
 
 
@@ -60,6 +61,15 @@ def noise_levels(noise_std: list[float], num_robots: int) -> list[float]:
     if not noise_std or not all(math.isfinite(s) and s > 0 for s in noise_std):
         raise ValueError(f"noise_std must be a non-empty list of finite values > 0, got {list(noise_std)}")
     return [float(noise_std[i % len(noise_std)]) for i in range(num_robots)]
+
+
+def _pose(position: np.ndarray, velocity: np.ndarray) -> Pose:
+    """A planar pose facing the direction of motion."""
+    pose = Pose()
+    pose.position.x, pose.position.y = float(position[0]), float(position[1])
+    yaw = math.atan2(velocity[1], velocity[0]) if np.linalg.norm(velocity) > 0 else 0.0
+    pose.orientation.z, pose.orientation.w = math.sin(yaw / 2), math.cos(yaw / 2)
+    return pose
 
 
 class TargetNode(Node):
@@ -83,12 +93,16 @@ class TargetNode(Node):
             "target_speed": d("target_speed", 0.3, _float(0.0, 1e3, "Random walk / waypoint speed (m/s)")).value,
             "target_waypoints": d("target_waypoints", [0.0, 0.0, 3.0, 0.0, 3.0, 3.0], ParameterDescriptor(
                 description="Waypoints x0, y0, x1, y1, ... (m), for target_kind waypoints")).value,
+            "num_targets": d("num_targets", 1, ParameterDescriptor(
+                description="Targets on the path (evenly spaced); robots observe target 0, all are in poses",
+                integer_range=[IntegerRange(from_value=1, to_value=100, step=1)])).value,
             "noise_std": d("noise_std", [0.3], ParameterDescriptor(
                 description="Observation noise std (m): one value for all robots or one per robot")).value,
             "publish_rate": d("publish_rate", 20.0, _float(0.1, 1000.0, "Target and observation rate (Hz)")).value,
             "frame_id": d("frame_id", "map", ParameterDescriptor(description="Fixed frame of all positions")).value,
         }
-        self.target = target_from_parameters(p)
+        self.targets = targets_from_parameters(p)
+        self.target = self.targets[0]
         self.num_robots = int(p["num_robots"])
         self.noise = noise_levels(list(p["noise_std"]), self.num_robots)
         self.frame_id = str(p["frame_id"])
@@ -96,6 +110,7 @@ class TargetNode(Node):
         self.rngs = [np.random.default_rng(s) for s in seeds]
         parent = self.get_namespace().rstrip("/").rsplit("/", 1)[0]
         self.pose_pub = self.create_publisher(PoseStamped, "pose", 10)
+        self.poses_pub = self.create_publisher(PoseArray, "poses", 10)
         self.obs_pubs = [self.create_publisher(TargetEstimate, f"{parent}/robot_{i}/observation", 5)
                          for i in range(self.num_robots)]
         self.t0 = self.get_clock().now()
@@ -109,15 +124,17 @@ class TargetNode(Node):
     def publish(self) -> None:
         t = self.elapsed()
         pos = self.target.position(t)
-        vel = self.target.velocity(t)
         stamp = self.get_clock().now().to_msg()
-        pose = PoseStamped()
-        pose.header.stamp = stamp
-        pose.header.frame_id = self.frame_id
-        pose.pose.position.x, pose.pose.position.y = float(pos[0]), float(pos[1])
-        yaw = math.atan2(vel[1], vel[0]) if np.linalg.norm(vel) > 0 else 0.0
-        pose.pose.orientation.z, pose.pose.orientation.w = math.sin(yaw / 2), math.cos(yaw / 2)
-        self.pose_pub.publish(pose)
+        poses = [_pose(target.position(t), target.velocity(t)) for target in self.targets]
+        first = PoseStamped()
+        first.header.stamp = stamp
+        first.header.frame_id = self.frame_id
+        first.pose = poses[0]
+        self.pose_pub.publish(first)
+        every = PoseArray()
+        every.header = first.header
+        every.poses = poses
+        self.poses_pub.publish(every)
         for i, pub in enumerate(self.obs_pubs):
             sigma = self.noise[i]
             seen = pos + self.rngs[i].normal(scale=sigma, size=2)

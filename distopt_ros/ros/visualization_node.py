@@ -1,12 +1,12 @@
 """Visualization node: the swarm as RViz markers.
 
-Subscribes to ``/target/pose``, every robot's ``odom``, ``estimate`` and ``status`` and
+Subscribes to ``/target/poses``, every robot's ``odom``, ``estimate`` and ``status`` and
 publishes one ``visualization_msgs/MarkerArray`` on ``/swarm_markers`` at ``marker_rate`` Hz, all
 in ``frame_id`` (``map``, the fixed frame of REP 105). Marker namespaces (one marker per
 item, ``id`` = robot id or edge index):
 
 * ``robots`` (blue spheres) and ``robot_ids`` (text) at each robot's odometry position;
-* ``targets`` (red sphere) at the true target;
+* ``targets`` (red spheres, ``id`` = target index) at the true targets (``/target/poses``);
 * ``estimates`` (small green cubes) at each robot's current estimate of the target;
 * ``edges`` (one line per communication link), green when both ends lost nothing in the
   last status interval and shading to red as their recent loss rate grows (loss is counted
@@ -22,7 +22,7 @@ import sys
 from typing import Any
 
 import numpy as np
-from geometry_msgs.msg import Point, PoseStamped
+from geometry_msgs.msg import Point, PoseArray
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
 from rclpy.node import Node
@@ -60,7 +60,8 @@ class VisualizationNode(Node):
         self.loss_rate: dict[int, float] = {}
         self._counts: dict[int, tuple[int, int]] = {}
         parent = self.get_namespace().rstrip("/").rsplit("/", 1)[0]
-        self.create_subscription(PoseStamped, f"{parent}/target/pose", self._on_target, 10)
+        self.targets: list[np.ndarray] = []
+        self.create_subscription(PoseArray, f"{parent}/target/poses", self._on_targets, 10)
         for i in range(n):
             ns = f"{parent}/robot_{i}"
             self.create_subscription(Odometry, f"{ns}/odom", lambda m, i=i: self._on_odom(i, m), 10)
@@ -70,8 +71,9 @@ class VisualizationNode(Node):
         self.published = 0
         self.create_timer(1.0 / float(rate), self.publish)
 
-    def _on_target(self, msg: PoseStamped) -> None:
-        self.target = np.array([msg.pose.position.x, msg.pose.position.y])
+    def _on_targets(self, msg: PoseArray) -> None:
+        self.targets = [np.array([p.position.x, p.position.y]) for p in msg.poses]
+        self.target = self.targets[0] if self.targets else None
 
     def _on_odom(self, i: int, msg: Odometry) -> None:
         self.positions[i] = np.array([msg.pose.pose.position.x, msg.pose.pose.position.y])
@@ -111,8 +113,8 @@ class VisualizationNode(Node):
             out.markers.append(label)
         for i, xy in sorted(self.estimates.items()):
             out.markers.append(self._marker("estimates", i, Marker.CUBE, xy, 0.12, (0.1, 0.9, 0.2)))
-        if self.target is not None:
-            out.markers.append(self._marker("targets", 0, Marker.SPHERE, self.target, 0.4, (1.0, 0.1, 0.1)))
+        for k, xy in enumerate(self.targets):
+            out.markers.append(self._marker("targets", k, Marker.SPHERE, xy, 0.4, (1.0, 0.1, 0.1)))
         for k, (i, j) in enumerate(self.edges):
             if i not in self.positions or j not in self.positions:
                 continue
