@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this source tree, not an older install
 
 import numpy as np
 

@@ -292,7 +292,7 @@ class Agent:
         if msg.dim != self.wire_dim or any(v.size != sizes.get(b, 0) for b, v in zip(BLOCKS, blocks, strict=True)):
             return "wrong_dimension"
         # A sum is finite only if every term is (NaN and Inf propagate): one reduction per block.
-        if not (math.isfinite(msg.rho) and all(math.isfinite(float(v.sum())) for v in blocks)):
+        if not (math.isfinite(msg.rho) and all(math.isfinite(float(v.sum())) for v in blocks if v.size)):
             return "non_finite"
         if self.asynchronous:
             last = self._latest.get(msg.sender)

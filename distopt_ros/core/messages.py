@@ -9,6 +9,7 @@ object run in both places with bit-identical iterates.
 
 from __future__ import annotations
 
+import array
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +22,10 @@ COORDINATOR = -2
 
 BLOCKS = ("primal", "dual", "consensus", "aux")
 """Names of the float blocks a message may carry, in wire order."""
+
+
+_EMPTY = np.zeros(0)
+_EMPTY.setflags(write=False)
 
 
 def _empty() -> np.ndarray:
@@ -55,7 +60,16 @@ class Message:
 
     def __post_init__(self) -> None:
         for name in BLOCKS:
-            arr = np.array(getattr(self, name), dtype=float, copy=True).reshape(-1)
+            value = getattr(self, name)
+            if isinstance(value, np.ndarray) and value.base is None and not value.flags.writeable \
+                    and value.dtype == float and value.ndim == 1:
+                continue  # a frozen float vector that owns its data (another message's block): share it
+            if isinstance(value, np.ndarray | list | tuple | array.array) and len(value) == 0:
+                object.__setattr__(self, name, _EMPTY)
+                continue
+            arr = np.array(value, dtype=float, copy=True, ndmin=1)
+            if arr.ndim != 1:
+                arr = arr.reshape(-1).copy()
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
 

@@ -50,7 +50,7 @@ def from_agent_state(wire: AgentState, receiver: int) -> Message:
         sender=int(wire.sender_id), receiver=target, iteration=int(wire.iteration),
         algorithm=str(wire.algorithm), kind=str(wire.kind), dim=int(wire.dim),
         done=bool(wire.done), converged_rounds=int(wire.converged_rounds),
-        **{name: np.asarray(getattr(wire, name), dtype=float) for name in BLOCKS},
+        **{name: getattr(wire, name) for name in BLOCKS},  # Message copies each block once, frozen
     )
 
 
