@@ -8,18 +8,9 @@ Shorthand for scenario.launch.py scenario:=quantized_digraph (config/quantized_d
 swarm.launch.py still overrides the YAML. Embedded: distopt-swarm --config config/quantized_digraph.yaml.
 """
 
-import os
-
-from ament_index_python.packages import get_package_share_directory
-from launch.actions import IncludeLaunchDescription
-from launch.launch_description_sources import PythonLaunchDescriptionSource
-
+from distopt_ros.launch_support import include_scenario
 from launch import LaunchDescription
 
 
 def generate_launch_description():
-    share = get_package_share_directory("distopt_ros")
-    return LaunchDescription([IncludeLaunchDescription(
-        PythonLaunchDescriptionSource(os.path.join(share, "launch", "swarm.launch.py")),
-        launch_arguments={"config": os.path.join(share, "config", "quantized_digraph.yaml")}.items(),
-    )])
+    return LaunchDescription(include_scenario("quantized_digraph"))

@@ -15,7 +15,6 @@ without launch_ros.
 
 import os
 
-import yaml
 from ament_index_python.packages import get_package_share_directory
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
@@ -24,6 +23,8 @@ from launch_ros.actions import Node
 from distopt_ros.core.graphs import DIRECTED_TOPOLOGIES, TOPOLOGIES
 from distopt_ros.core.registry import ALGORITHM_SPECS, get_spec
 from distopt_ros.core.scenario import PROBLEMS
+from distopt_ros.launch_support import overrides as launch_overrides
+from distopt_ros.launch_support import shared_parameters
 from launch import LaunchDescription
 
 # Launch arguments that override the YAML on every node (empty = keep the YAML's value).
@@ -33,21 +34,12 @@ OVERRIDES = (("num_robots", int), ("topology", str), ("seed", int), ("algorithm"
 
 
 def _config_value(path, name, default):
-    with open(path) as fh:
-        data = yaml.safe_load(fh) or {}
-    return data.get("/**", {}).get("ros__parameters", {}).get(name, default)
+    return shared_parameters(path).get(name, default)
 
 
 def _nodes(context):
     config = LaunchConfiguration("config").perform(context)
-    overrides = {}
-    for name, cast in OVERRIDES:
-        text = LaunchConfiguration(name).perform(context)
-        if text != "":
-            try:
-                overrides[name] = cast(text)
-            except ValueError:
-                raise ValueError(f"launch argument {name} must be {cast.__name__}, got {text!r}") from None
+    overrides = launch_overrides(context, OVERRIDES)
     num_robots = overrides.get("num_robots", _config_value(config, "num_robots", 8))
     algorithm = overrides.get("algorithm", _config_value(config, "algorithm", "radmm"))
     log_level = LaunchConfiguration("log_level").perform(context)

@@ -6,7 +6,8 @@
 
 Starts the target node (namespace ``target``), per robot a kinematic simulator
 (``kinematics_node``: cmd_vel -> odom) and a tracking robot (``tracking_node``: observation +
-odom -> consensus -> cmd_vel) in namespace ``robot_<i>``, the visualization node
+odom -> consensus -> cmd_vel) in namespace ``robot_<i>``, the auctioneer
+(``tracking_coordinator``) when the centroid task runs by price, the visualization node
 (``/swarm_markers``) and, with ``rviz:=true``, RViz with ``config/swarm.rviz``. On real
 robots, leave out the simulator (``simulate:=false``): the robot node reads the driver's
 ``odom`` and commands its ``cmd_vel``. All nodes read ``config`` (default
@@ -16,14 +17,16 @@ robots, leave out the simulator (``simulate:=false``): the robot node reads the 
 
 import os
 
-import yaml
 from ament_index_python.packages import get_package_share_directory
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
+from distopt_ros.core.registry import get_spec
 from distopt_ros.core.tracking import initial_positions
+from distopt_ros.launch_support import overrides as launch_overrides
+from distopt_ros.launch_support import shared_parameters
 from launch import LaunchDescription
 
 OVERRIDES = (("num_robots", int), ("seed", int), ("algorithm", str), ("topology", str), ("target_kind", str),
@@ -32,22 +35,17 @@ OVERRIDES = (("num_robots", int), ("seed", int), ("algorithm", str), ("topology"
 
 def _nodes(context):
     config = LaunchConfiguration("config").perform(context)
-    with open(config) as fh:
-        shared = (yaml.safe_load(fh) or {}).get("/**", {}).get("ros__parameters", {})
-    overrides = {}
-    for name, cast in OVERRIDES:
-        text = LaunchConfiguration(name).perform(context)
-        if text != "":
-            try:
-                overrides[name] = cast(text)
-            except ValueError:
-                raise ValueError(f"launch argument {name} must be {cast.__name__}, got {text!r}") from None
+    shared = shared_parameters(config)
+    overrides = launch_overrides(context, OVERRIDES)
     values = {**shared, **overrides}
     n = int(values.get("num_robots", 6))
     starts = initial_positions(n, float(values.get("start_radius", 6.0)), int(values.get("seed", 0)))
     simulate = LaunchConfiguration("simulate").perform(context).lower() in ("true", "1", "yes")
     actions = [Node(package="distopt_ros", executable="target_node", name="target_node", namespace="target",
                     parameters=[config, overrides], output="screen")]
+    if get_spec(str(values.get("algorithm", "radmm"))).has_coordinator:  # centroid task by price: the auctioneer
+        actions.append(Node(package="distopt_ros", executable="tracking_coordinator", name="coordinator_node",
+                            namespace="coordinator", parameters=[config, overrides], output="screen"))
     for i in range(n):
         own = {"robot_id": i, "initial_x": float(starts[i, 0]), "initial_y": float(starts[i, 1])}
         if simulate:

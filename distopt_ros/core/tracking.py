@@ -42,14 +42,22 @@ class Target:
         raise NotImplementedError
 
 
-class CircleTarget(Target):
+class PeriodicTarget(Target):
+    """A closed path of one ``scale`` (a length) around ``center``, one lap per ``period`` seconds."""
+
+    def __init__(self, center: Sequence[float], scale: float, period: float, scale_name: str) -> None:
+        self.center = _point(center, "center")
+        self.scale = positive(scale, scale_name)
+        self.period = positive(period, "period")
+        self.omega = 2 * math.pi / self.period
+
+
+class CircleTarget(PeriodicTarget):
     """Counter-clockwise circle of ``radius`` around ``center``, one lap per ``period`` seconds."""
 
     def __init__(self, center: Sequence[float] = (0.0, 0.0), radius: float = 3.0, period: float = 60.0) -> None:
-        self.center = _point(center, "center")
-        self.radius = positive(radius, "radius")
-        self.period = positive(period, "period")
-        self.omega = 2 * math.pi / self.period
+        super().__init__(center, radius, period, "radius")
+        self.radius = self.scale
         self.max_speed = self.radius * self.omega
 
     def position(self, t: float) -> np.ndarray:
@@ -61,14 +69,12 @@ class CircleTarget(Target):
         return self.radius * self.omega * np.array([-math.sin(a), math.cos(a)])
 
 
-class FigureEightTarget(Target):
+class FigureEightTarget(PeriodicTarget):
     """Lemniscate of Gerono ``(s sin a, s sin a cos a)``, ``a = 2 pi t / period``, through ``center``."""
 
     def __init__(self, center: Sequence[float] = (0.0, 0.0), size: float = 3.0, period: float = 60.0) -> None:
-        self.center = _point(center, "center")
-        self.size = positive(size, "size")
-        self.period = positive(period, "period")
-        self.omega = 2 * math.pi / self.period
+        super().__init__(center, size, period, "size")
+        self.size = self.scale
         # |v|^2 = s^2 w^2 (cos^2 a + cos^2 2a) <= 2 s^2 w^2
         self.max_speed = math.sqrt(2.0) * self.size * self.omega
 
@@ -181,7 +187,7 @@ def make_targets(kind: str, count: int, **params: object) -> list[Target]:
         seed = int(params.pop("seed", 0))  # type: ignore[call-overload]
         return [make_target(kind, seed=seed + k, **params) for k in range(n)]
     base = make_target(kind, **params)
-    if isinstance(base, CircleTarget | FigureEightTarget):
+    if isinstance(base, PeriodicTarget):
         lap = base.period
     elif isinstance(base, WaypointTarget):
         lap = base.length / base.speed

@@ -20,18 +20,15 @@ from typing import Any
 
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
-from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
+from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 
 from distopt_ros.core.tracking import SingleIntegrator, Unicycle
 from distopt_ros.ros.entry import run_node
+from distopt_ros.ros.params import float_range
 
 MODELS = ("single_integrator", "unicycle")
 
-
-def _float(low: float, high: float, text: str) -> ParameterDescriptor:
-    return ParameterDescriptor(description=text, floating_point_range=[
-        FloatingPointRange(from_value=low, to_value=high, step=0.0)])
 
 
 class KinematicsNode(Node):
@@ -42,13 +39,13 @@ class KinematicsNode(Node):
         d = self.declare_parameter
         self.model = d("model", "single_integrator", ParameterDescriptor(
             description=f"Kinematic model: {', '.join(MODELS)}")).value
-        x = d("initial_x", 0.0, _float(-1e6, 1e6, "Start x (m)")).value
-        y = d("initial_y", 0.0, _float(-1e6, 1e6, "Start y (m)")).value
-        theta = d("initial_theta", 0.0, _float(-math.pi, math.pi, "Start heading (rad)")).value
-        vmax = d("max_speed", 1.0, _float(0.0, 100.0, "Linear speed limit (m/s)")).value
-        wmax = d("max_angular_speed", 2.0, _float(0.0, 100.0, "Yaw rate limit (rad/s), unicycle")).value
-        rate = d("integration_rate", 50.0, _float(1.0, 1000.0, "Integration and odometry rate (Hz)")).value
-        self.cmd_timeout = d("cmd_timeout", 0.5, _float(0.0, 60.0, "Seconds after which a command expires")).value
+        x = d("initial_x", 0.0, float_range(-1e6, 1e6, "Start x (m)")).value
+        y = d("initial_y", 0.0, float_range(-1e6, 1e6, "Start y (m)")).value
+        theta = d("initial_theta", 0.0, float_range(-math.pi, math.pi, "Start heading (rad)")).value
+        vmax = d("max_speed", 1.0, float_range(0.0, 100.0, "Linear speed limit (m/s)")).value
+        wmax = d("max_angular_speed", 2.0, float_range(0.0, 100.0, "Yaw rate limit (rad/s), unicycle")).value
+        rate = d("integration_rate", 50.0, float_range(1.0, 1000.0, "Integration and odometry rate (Hz)")).value
+        self.cmd_timeout = d("cmd_timeout", 0.5, float_range(0.0, 60.0, "Seconds after which a command expires")).value
         self.frame_id = d("frame_id", "map", ParameterDescriptor(description="World frame")).value
         if self.model == "single_integrator":
             self.body: SingleIntegrator | Unicycle = SingleIntegrator((x, y), vmax)

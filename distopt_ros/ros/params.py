@@ -97,6 +97,12 @@ LIVE_TRANSPORT = ("loss_probability", "activation_probability")
 """Transport parameters that can be changed while running (they take effect at once)."""
 
 
+def float_range(low: float, high: float, text: str) -> ParameterDescriptor:
+    """A documented float parameter limited to ``[low, high]`` (refused outside, with the reason)."""
+    return ParameterDescriptor(description=text, floating_point_range=[
+        FloatingPointRange(from_value=float(low), to_value=float(high), step=0.0)])
+
+
 def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
     desc = ParameterDescriptor(description=spec.description)
     if spec.low is not None and spec.high is not None:

@@ -16,19 +16,16 @@ from typing import Any
 
 import numpy as np
 from geometry_msgs.msg import Pose, PoseArray, PoseStamped
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rcl_interfaces.msg import IntegerRange, ParameterDescriptor
 from rclpy.node import Node
 
 from distopt_ros.core.tracking import Target, make_targets
 from distopt_ros.msg import TargetEstimate
 from distopt_ros.ros.entry import run_node
+from distopt_ros.ros.params import float_range
 
 TARGET_KINDS = ("circle", "figure_eight", "random_walk", "waypoints")
 
-
-def _float(low: float, high: float, text: str) -> ParameterDescriptor:
-    return ParameterDescriptor(description=text, floating_point_range=[
-        FloatingPointRange(from_value=low, to_value=high, step=0.0)])
 
 
 def targets_from_parameters(p: dict[str, Any]) -> list[Target]:
@@ -85,12 +82,12 @@ class TargetNode(Node):
             "seed": d("seed", 0, ParameterDescriptor(description="Seed of the noise and of random walks")).value,
             "target_kind": d("target_kind", "circle", ParameterDescriptor(
                 description=f"Target path: {', '.join(TARGET_KINDS)}")).value,
-            "target_center_x": d("target_center_x", 0.0, _float(-1e6, 1e6, "Path centre / start x (m)")).value,
-            "target_center_y": d("target_center_y", 0.0, _float(-1e6, 1e6, "Path centre / start y (m)")).value,
-            "target_radius": d("target_radius", 3.0, _float(0.0, 1e6, "Circle radius / figure-eight size / "
+            "target_center_x": d("target_center_x", 0.0, float_range(-1e6, 1e6, "Path centre / start x (m)")).value,
+            "target_center_y": d("target_center_y", 0.0, float_range(-1e6, 1e6, "Path centre / start y (m)")).value,
+            "target_radius": d("target_radius", 3.0, float_range(0.0, 1e6, "Circle radius / figure-eight size / "
                                                                      "random-walk half-width (m)")).value,
-            "target_period": d("target_period", 60.0, _float(0.01, 1e6, "Seconds per lap")).value,
-            "target_speed": d("target_speed", 0.3, _float(0.0, 1e3, "Random walk / waypoint speed (m/s)")).value,
+            "target_period": d("target_period", 60.0, float_range(0.01, 1e6, "Seconds per lap")).value,
+            "target_speed": d("target_speed", 0.3, float_range(0.0, 1e3, "Random walk / waypoint speed (m/s)")).value,
             "target_waypoints": d("target_waypoints", [0.0, 0.0, 3.0, 0.0, 3.0, 3.0], ParameterDescriptor(
                 description="Waypoints x0, y0, x1, y1, ... (m), for target_kind waypoints")).value,
             "num_targets": d("num_targets", 1, ParameterDescriptor(
@@ -98,7 +95,7 @@ class TargetNode(Node):
                 integer_range=[IntegerRange(from_value=1, to_value=100, step=1)])).value,
             "noise_std": d("noise_std", [0.3], ParameterDescriptor(
                 description="Observation noise std (m): one value for all robots or one per robot")).value,
-            "publish_rate": d("publish_rate", 20.0, _float(0.1, 1000.0, "Target and observation rate (Hz)")).value,
+            "publish_rate": d("publish_rate", 20.0, float_range(0.1, 1000.0, "Target and observation rate (Hz)")).value,
             "frame_id": d("frame_id", "map", ParameterDescriptor(description="Fixed frame of all positions")).value,
         }
         self.targets = targets_from_parameters(p)
