@@ -4,8 +4,14 @@ import itertools
 import os
 
 import pytest
+from hypothesis import settings
 
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+
+# Property tests draw the same examples on every run (seeded randomness everywhere): a failure
+# found once is found again, and CI never turns red on a draw nobody can reproduce.
+settings.register_profile("seeded", derandomize=True)
+settings.load_profile("seeded")
 
 _domains = itertools.count(10 + os.getpid() % 50)
 

@@ -310,6 +310,15 @@ class Agent:
         return None
 
 
+def within_tolerance(residual: float, tolerance: float, scale: float = 1.0) -> bool:
+    """``residual <= tolerance * max(1, scale)``, and False whenever either is not finite.
+
+    A diverging agent has infinite residual *and* scale; the plain comparison would call
+    that converged (``inf <= tol * inf``).
+    """
+    return math.isfinite(residual) and math.isfinite(scale) and residual <= tolerance * max(1.0, scale)
+
+
 class ToleranceStopper:
     """Decentralized stopping rule (ALGORITHMS.md section 16, max/min-consensus form).
 

@@ -4,7 +4,7 @@ One node per robot, in the robot's namespace: subscribes ``cmd_vel`` (``geometry
 and publishes ``odom`` (``nav_msgs/Odometry``, pose in ``frame_id`` = ``map``, child frame
 ``robot_<i>/base_link``) at ``integration_rate`` Hz. ``model`` is ``single_integrator`` (holonomic:
 ``linear.x, linear.y`` in the world frame) or ``unicycle`` (``linear.x`` forward, ``angular.z``
-yaw rate; exact integration over each period). Commands are saturated, and a command older
+yaw rate; exact integration over the time that really passed). Commands are saturated, and a command older
 than ``cmd_timeout`` is treated as zero, as real drivers do. When ``tf2_ros`` is available
 (a ROS 2 distro) the node also broadcasts ``map -> robot_<i>/base_link``; the PyPI wheels
 have no tf2, so there it publishes odometry only.
@@ -28,6 +28,8 @@ from distopt_ros.ros.entry import run_node
 from distopt_ros.ros.params import float_range
 
 MODELS = ("single_integrator", "unicycle")
+MAX_STEP = 0.5
+"""Longest interval integrated at once (seconds): after a longer stall the robot does not jump."""
 
 
 
@@ -58,7 +60,9 @@ class KinematicsNode(Node):
         self._cmd = Twist()
         self._cmd_time = None
         self.commands = 0
-        self.moving_steps = 0
+        self.moving_time = 0.0
+        """Seconds integrated under a fresh command."""
+        self._last = None
         self.odom_pub = self.create_publisher(Odometry, "odom", 10)
         self.create_subscription(Twist, "cmd_vel", self._on_cmd, 10)
         self._tf = self._tf_broadcaster()
@@ -82,13 +86,19 @@ class KinematicsNode(Node):
 
     def _integrate(self) -> None:
         now = self.get_clock().now()
+        # Integrate the time that really passed: a timer that fires late (a loaded machine) must
+        # not slow the robot down against the wall clock the target moves by.
+        dt = self.dt if self._last is None else min((now - self._last).nanoseconds / 1e9, MAX_STEP)
+        self._last = now
+        if dt <= 0:
+            return
         fresh = self._cmd_time is not None and (now - self._cmd_time).nanoseconds / 1e9 <= self.cmd_timeout
         cmd = self._cmd if fresh else Twist()
-        self.moving_steps += int(fresh)
+        self.moving_time += dt if fresh else 0.0
         if isinstance(self.body, SingleIntegrator):
-            self.body.step((cmd.linear.x, cmd.linear.y), self.dt)
+            self.body.step((cmd.linear.x, cmd.linear.y), dt)
         else:
-            self.body.step(cmd.linear.x, cmd.angular.z, self.dt)
+            self.body.step(cmd.linear.x, cmd.angular.z, dt)
         self._publish(now, cmd)
 
     def _publish(self, now: Any, cmd: Twist) -> None:

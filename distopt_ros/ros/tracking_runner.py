@@ -14,6 +14,7 @@ and an MCAP recording of every topic (rosbag2 layout, for ``ros2 bag play`` or F
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
 from collections.abc import Callable
@@ -114,14 +115,26 @@ class TrackingReport:
         r = self.target.position(t)
         return _centroid_optimum(self.config, r)[robot] if self.centroid_task else r
 
+    def control_period(self) -> float:
+        """The longest measured gap between control instants plus one odometry period.
+
+        A loaded machine stretches the nominal ``control_period``, and the pose a command is
+        computed from is up to one odometry period old: both hold a command longer.
+        """
+        start = self.settle - 5.0 / float(self.params["gain"])
+        gaps = [b[0] - a[0] for decisions in self.decisions for a, b in itertools.pairwise(decisions) if a[0] >= start]
+        nominal = float(self.params.get("control_period", 0.1))
+        return max(gaps, default=nominal) + 1.0 / float(self.params.get("integration_rate", 50.0))
+
     def bound(self) -> float:
         """Ultimate bound on the formation error (sampled proportional law, see the core docs).
 
         ``V_goal / k + e + (2 V_goal + k e) T`` with ``e`` the :meth:`decision_error`, ``T`` the
-        control period and ``V_goal`` the goal speed (the target's; scaled for the centroid task).
+        measured :meth:`control_period` and ``V_goal`` the goal speed (the target's; scaled for
+        the centroid task).
         """
         return proportional_tracking_bound(self.target_speed * self._goal_speed_factor(), float(self.params["gain"]),
-                                           self.decision_error(), float(self.params.get("control_period", 0.1)))
+                                           self.decision_error(), self.control_period())
 
     def _goal_speed_factor(self) -> float:
         """How fast a robot's goal moves relative to the target: 1 for rendezvous; N/(a_i S) for the centroid."""
@@ -175,7 +188,8 @@ class TrackingReport:
             lines += [f"  estimate error       : {err['estimate']:.3f} m (max over robots after the transient)",
                       f"  centroid error       : {err['centroid']:.3f} m"]
         lines += [f"  formation error      : {err['formation']:.3f} m   bound V/k + e + (2V + ke)T = "
-                  f"{self.bound():.3f} m (e = {self.decision_error():.3f} m at control instants)",
+                  f"{self.bound():.3f} m (e = {self.decision_error():.3f} m at control instants, "
+                  f"T = {self.control_period():.3f} s measured)",
                   f"  wall time            : {self.wall_time:.1f} s"]
         if self.plots:
             lines.append(f"  plots                : {', '.join(str(p) for p in self.plots)}")

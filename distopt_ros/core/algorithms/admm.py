@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import networkx as nx
 import numpy as np
 
-from distopt_ros.core.agent import Agent, ToleranceStopper
+from distopt_ros.core.agent import Agent, ToleranceStopper, within_tolerance
 from distopt_ros.core.graphs import Graph
 from distopt_ros.core.messages import BROADCAST, COORDINATOR, Message
 from distopt_ros.core.problems import LocalObjective
@@ -113,7 +113,8 @@ class ConsensusADMMCoordinator(Agent):
             base = np.sqrt(n * dim) * self.tolerance
             eps_pri = base + self.tolerance * max(np.linalg.norm(x), np.sqrt(n) * np.linalg.norm(z_new))
             eps_dual = base + self.tolerance * np.linalg.norm(y)
-            if self.primal_residual <= eps_pri and self.dual_residual <= eps_dual:
+            finite = all(math.isfinite(v) for v in (self.primal_residual, self.dual_residual, eps_pri, eps_dual))
+            if finite and self.primal_residual <= eps_pri and self.dual_residual <= eps_dual:
                 self.request_stop()
         if self.residual_balancing:
             # Section 7: keep the residuals within a factor mu; the robots adopt the new rho after
@@ -179,7 +180,7 @@ class RelaxedADMMAgent(Agent):
         self.primal_residual = disagreement
         step = _norm(x_new - self.x)
         self.dual_residual = self.rho * step
-        local_ok = max(disagreement, step) <= self.tolerance * scale
+        local_ok = within_tolerance(max(disagreement, step), self.tolerance, scale)
         self.x = x_new
         if self.tolerance > 0 and self.stopper.update(local_ok, self.peer_counts(inbox)):
             self.request_stop()

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from distopt_ros.core.agent import Agent
+from distopt_ros.core.agent import Agent, within_tolerance
 from distopt_ros.core.graphs import Digraph
 from distopt_ros.core.messages import BROADCAST, COORDINATOR, Message
 from distopt_ros.core.problems import LocalObjective
@@ -79,7 +79,7 @@ class AveragingCoordinator(Agent):
         z_new = np.mean([inbox[i].primal for i in sorted(inbox)], axis=0)
         self.dual_residual = float(np.linalg.norm(z_new - self.z))
         self.z = z_new
-        if self.tolerance > 0 and self.dual_residual <= self.tolerance * max(1.0, float(np.linalg.norm(z_new))):
+        if self.tolerance > 0 and within_tolerance(self.dual_residual, self.tolerance, float(np.linalg.norm(z_new))):
             self.request_stop()
 
     def estimate(self) -> np.ndarray:

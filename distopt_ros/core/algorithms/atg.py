@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from distopt_ros.core.agent import Agent, ToleranceStopper
+from distopt_ros.core.agent import Agent, ToleranceStopper, within_tolerance
 from distopt_ros.core.messages import Message
 from distopt_ros.core.problems import LocalObjective
 from distopt_ros.core.validation import as_finite_array, in_open_interval, positive
@@ -72,7 +72,7 @@ class ATGAgent(Agent):
         self.dual_residual = moved
         self.x = x_new
         self._track()
-        ok = max(moved, disagreement) <= self.tolerance * max(1.0, float(np.linalg.norm(x_new)))
+        ok = within_tolerance(max(moved, disagreement), self.tolerance, float(np.linalg.norm(x_new)))
         if self.stopper.update(ok, self.peer_counts(inbox)):
             self.request_stop()
 

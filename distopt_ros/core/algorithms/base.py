@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from distopt_ros.core.agent import Agent, ToleranceStopper
+from distopt_ros.core.agent import Agent, ToleranceStopper, within_tolerance
 from distopt_ros.core.messages import Message
 from distopt_ros.core.validation import at_least
 
@@ -61,6 +61,6 @@ class MixingAgent(Agent):
 
     def check_stop(self, moved: float, scale: float, inbox: Mapping[int, Message]) -> None:
         """Local criterion ``moved <= tol * max(1, scale)``, aggregated by the stop counter."""
-        ok = moved <= self.tolerance * max(1.0, scale)
+        ok = within_tolerance(moved, self.tolerance, scale)
         if self.stopper.update(ok, self.peer_counts(inbox)):
             self.request_stop()

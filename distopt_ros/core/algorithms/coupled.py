@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-from distopt_ros.core.agent import Agent, ToleranceStopper
+from distopt_ros.core.agent import Agent, ToleranceStopper, within_tolerance
 from distopt_ros.core.graphs import Graph
 from distopt_ros.core.messages import Message
 from distopt_ros.core.problems import LocalObjective, QuadraticObjective
@@ -163,7 +163,7 @@ class CoupledADMMAgent(Agent):
         self._proxy()
         self.primal_residual = float(np.linalg.norm(self.proxy[self.m:]))  # local view of the mean violation
         self.dual_residual = moved
-        ok = moved <= self.tolerance * max(1.0, float(np.linalg.norm(self.x)))
+        ok = within_tolerance(moved, self.tolerance, float(np.linalg.norm(self.x)))
         if self.stopper.update(ok, self.peer_counts(inbox)):
             self.request_stop()
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from distopt_ros.core.agent import Agent
+from distopt_ros.core.agent import Agent, within_tolerance
 from distopt_ros.core.messages import BROADCAST, COORDINATOR, Message
 from distopt_ros.core.problems import LocalObjective, Problem
 from distopt_ros.core.validation import as_finite_array, at_least, in_open_interval, positive
@@ -154,7 +154,7 @@ class FedServer(Agent):
                 self.v = self.v - (1 - self.beta2) * d2 * np.sign(self.v - d2)
             self.w = self.w + self.server_step * self.m / (np.sqrt(self.v) + self.tau)
         self.dual_residual = float(np.linalg.norm(self.w - w_old))
-        if self.tolerance > 0 and self.dual_residual <= self.tolerance * max(1.0, float(np.linalg.norm(self.w))):
+        if self.tolerance > 0 and within_tolerance(self.dual_residual, self.tolerance, float(np.linalg.norm(self.w))):
             self.request_stop()  # the model stopped moving: the final broadcast tells every client
         self._sample()
 
