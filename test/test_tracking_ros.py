@@ -172,3 +172,14 @@ def test_short_tracking_run_is_recorded_to_a_readable_mcap_bag(domain_id, tmp_pa
     poses = read_mcap_messages(report.recording, "/target/pose")
     assert all(p.header.frame_id == "map" for p in poses)
     assert (report.recording / "metadata.yaml").is_file()
+
+
+def test_unicycle_robots_follow_the_target_too(domain_id):
+    """Nonholonomic robots: the kinematic simulator's exact unicycle and the heading controller."""
+    from distopt_ros.ros.tracking_runner import run_tracking
+
+    report = run_tracking(_params(num_robots=4, noise_std=[0.3], model="unicycle", drive="unicycle"), duration=18.0,
+                          settle=12.0, domain_id=domain_id)
+    a = report.log.as_arrays()
+    assert np.linalg.norm(a["robots"][:, 0] - a["target"][0], axis=1).min() > 2.0
+    assert report.errors_after()["formation"] < 1.0
