@@ -5,15 +5,19 @@ kinematic simulator node, the tracking robot node and the tests all use the same
 
 * Targets (:func:`make_target`): circle, figure eight (lemniscate of Gerono), seeded random
   walk, waypoint polyline. Each gives ``position(t)``, ``velocity(t)`` and a ``max_speed``.
+* Observations: :func:`observe` adds seeded gaussian noise; :func:`noise_levels` gives each
+  robot its own level and :func:`observe_all` draws one observation per robot.
 * Kinematics: a saturated single integrator and a unicycle, both integrated exactly for a
   command held constant over the step (what a zero-order-hold controller does).
 * Control: a saturated proportional law toward a goal and a formation on a circle.
 * Bounds: the lag of a proportional law behind a moving goal, and the ISS bound of the
-  tracking dual ascent (ALGORITHMS.md section 3.1) turned into a centroid error.
+  tracking dual ascent (``../shared/ALGORITHMS.md`` section 3.1) turned into a centroid error.
+* :class:`TrackingLog`: the sampled time series of a run and its errors after the transient.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,14 +35,22 @@ def _point(value: Sequence[float], name: str) -> np.ndarray:
 
 
 class Target:
-    """A moving point in the plane: ``position(t)``, ``velocity(t)`` and a bound on its speed."""
+    """A moving point in the plane: ``position(t)``, ``velocity(t)`` and a bound on its speed.
+
+    Both are pure functions of the time ``t`` (seconds), so every node that evaluates the
+    target at the same time sees the same point, with no state to keep in sync.
+    ``max_speed`` bounds ``|velocity(t)|`` for all ``t``: it is the ``V`` of the tracking
+    bounds (:func:`proportional_tracking_bound`, :func:`centroid_tracking_bound`).
+    """
 
     max_speed: float = 0.0
 
     def position(self, t: float) -> np.ndarray:
+        """The position (2,) at time ``t``."""
         raise NotImplementedError
 
     def velocity(self, t: float) -> np.ndarray:
+        """The velocity (2,) at time ``t``, the derivative of :meth:`position` (right derivative at a corner)."""
         raise NotImplementedError
 
 
@@ -70,7 +82,12 @@ class CircleTarget(PeriodicTarget):
 
 
 class FigureEightTarget(PeriodicTarget):
-    """Lemniscate of Gerono ``(s sin a, s sin a cos a)``, ``a = 2 pi t / period``, through ``center``."""
+    """Lemniscate of Gerono ``(s sin a, s sin a cos a)``, ``a = 2 pi t / period``, through ``center``.
+
+    Gerono rather than Bernoulli because it is a trigonometric polynomial: smooth, constant
+    angular rate in the parameter, and a closed-form speed bound (``sqrt 2 s w``, reached at
+    the crossing point ``a = 0``).
+    """
 
     def __init__(self, center: Sequence[float] = (0.0, 0.0), size: float = 3.0, period: float = 60.0) -> None:
         super().__init__(center, size, period, "size")
@@ -133,8 +150,12 @@ class RandomWalkTarget(WaypointTarget):
     """A seeded random walk at constant ``speed`` inside ``bounds`` (xmin, xmax, ymin, ymax).
 
     Precomputed as a long waypoint path (legs of ``leg_time`` seconds, heading changes with
-    standard deviation ``turn_std``, reflected at the bounds), so ``position(t)`` is a pure
-    function of ``t`` and the same seed gives the same path.
+    standard deviation ``turn_std`` radians per leg, reflected at the bounds), so
+    ``position(t)`` is a pure function of ``t`` and the same seed gives the same path whatever
+    the query times. A leg that would leave the box is reflected and then clipped to it, so
+    it may be shorter than ``speed * leg_time``: the speed stays constant and the knot times
+    are ``cumulative / speed``. After the last of ``legs`` legs (``legs * leg_time`` seconds at
+    most) the target stops.
     """
 
     def __init__(self, start: Sequence[float], speed: float, seed: int = 0, turn_std: float = 0.6,
@@ -146,12 +167,14 @@ class RandomWalkTarget(WaypointTarget):
         if not (lo_x <= p[0] <= hi_x and lo_y <= p[1] <= hi_y):
             raise ValueError(f"start must lie inside bounds, got {p.tolist()}")
         speed = positive(speed, "speed")
+        if not (math.isfinite(turn_std) and turn_std >= 0):
+            raise ValueError(f"turn_std must be a finite number >= 0, got {turn_std!r}")
         rng = np.random.default_rng(at_least(seed, "seed", 0))
         step = speed * positive(leg_time, "leg_time")
         heading = float(rng.uniform(0, 2 * math.pi))
         pts = [p.copy()]
         for _ in range(at_least(legs, "legs", 1)):
-            heading += float(rng.normal(scale=max(float(turn_std), 0.0)))
+            heading += float(rng.normal(scale=float(turn_std)))
             q = pts[-1] + step * np.array([math.cos(heading), math.sin(heading)])
             if not lo_x <= q[0] <= hi_x:
                 heading = math.pi - heading
@@ -197,17 +220,49 @@ def make_targets(kind: str, count: int, **params: object) -> list[Target]:
 
 
 def make_target(kind: str, **params: object) -> Target:
-    """A target by name: ``circle``, ``figure_eight``, ``random_walk`` or ``waypoints``."""
-    builders = {"circle": CircleTarget, "figure_eight": FigureEightTarget, "random_walk": RandomWalkTarget,
-                "waypoints": WaypointTarget}
+    """A target by name: ``circle``, ``figure_eight``, ``random_walk`` or ``waypoints``.
+
+    ``params`` are the constructor's keyword arguments. An unknown kind or keyword is a
+    ValueError naming it (the ROS parameter is ``target_kind``), not a TypeError deep in a
+    constructor, so a launch file's typo is refused with a readable message.
+    """
+    builders: dict[str, type[Target]] = {"circle": CircleTarget, "figure_eight": FigureEightTarget,
+                                         "random_walk": RandomWalkTarget, "waypoints": WaypointTarget}
     if kind not in builders:
         raise ValueError(f"target_kind must be one of {', '.join(TARGET_KINDS)}; got {kind!r}")
+    accepted = [n for n in inspect.signature(builders[kind]).parameters if n != "self"]
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise ValueError(f"{unknown[0]} is not a parameter of a {kind} target (accepted: {', '.join(accepted)})")
     return builders[kind](**params)  # type: ignore[arg-type]
 
 
 def observe(position: np.ndarray, noise_std: float, rng: np.random.Generator) -> np.ndarray:
-    """A noisy observation: the position plus isotropic gaussian noise of ``noise_std`` per axis."""
-    return np.asarray(position, dtype=float) + rng.normal(scale=positive(noise_std, "noise_std"), size=2)
+    """A noisy observation (2,): the position plus isotropic gaussian noise of ``noise_std`` per axis.
+
+    ``noise_std`` must be > 0: the observation enters the fusion as a quadratic objective with
+    precision ``I / noise_std^2``. Reproducible runs pass a seeded ``rng``.
+    """
+    return _point(position, "position") + rng.normal(scale=positive(noise_std, "noise_std"), size=2)
+
+
+def noise_levels(noise_std: Sequence[float] | float, num_robots: int) -> np.ndarray:
+    """One noise level per robot (N,): robot ``i`` gets ``noise_std[i % len(noise_std)]``.
+
+    Repeating the list cyclically lets one value serve all robots and keeps a per-robot list
+    valid when the number of robots is changed on the command line.
+    """
+    n = at_least(num_robots, "num_robots", 1)
+    levels = as_finite_array(noise_std, "noise_std").reshape(-1)
+    if levels.size == 0 or np.any(levels <= 0):
+        raise ValueError(f"noise_std must be one or more finite values > 0, got {levels.tolist()}")
+    return levels[np.arange(n) % levels.size].copy()
+
+
+def observe_all(position: np.ndarray, noise_stds: Sequence[float], rng: np.random.Generator) -> np.ndarray:
+    """One noisy observation per robot (N, 2), robot ``i`` with its own ``noise_stds[i]``, drawn in robot order."""
+    levels = as_finite_array(noise_stds, "noise_stds", ndim=1)
+    return np.array([observe(position, float(s), rng) for s in levels]).reshape(-1, 2)
 
 
 # ---------------------------------------------------------------------- kinematics
@@ -343,6 +398,10 @@ def proportional_tracking_bound(goal_speed: float, gain: float, decision_error: 
     sampling instants ``d+ = (1 - k T) d + k T (g_hat - g) - (g+ - g)`` gives the same ``V / k + e``;
     between them ``d`` moves at most ``(|u| + V) T`` with ``|u| <= V + k e`` in steady state, so
     ``(2 V + k e) T`` is added. (No feed-forward of ``g'``; the command must not saturate.)
+
+    How tight: behind a circle of angular rate ``w`` the steady-state lag of the continuous law
+    is ``V / sqrt(k^2 + w^2)`` (solve ``d' = -k d - g'`` for ``g = R exp(i w t)``), so ``V / k`` is
+    approached when the target turns slowly compared with the gain (``w << k``).
     """
     k = positive(gain, "gain")
     if not (math.isfinite(goal_speed) and goal_speed >= 0):
@@ -356,29 +415,61 @@ def proportional_tracking_bound(goal_speed: float, gain: float, decision_error: 
 
 def centroid_tracking_bound(step: float, curvatures: Sequence[float], num_robots: int, target_speed: float,
                             dt: float) -> float:
-    """Section 3.1's ISS bound for the centroid task, as a bound on the centroid error.
+    """Asymptotic bound on the centroid error of the tracking dual ascent (``../shared/ALGORITHMS.md`` section 3.1).
 
-    Costs ``a_i/2 |x_i - s_i|^2`` and ``sum_i x_i = N r(t)`` decouple per axis; the dual is
-    quadratic with curvature ``S = sum_i 1/a_i``, so ``q = |1 - step S|`` and the optimal price
-    moves by at most ``N V dt / S`` per round. The price error ends below ``drift / (1 - q)``
-    and the centroid error is ``S |p - p*| / N`` (per axis; the Euclidean norm of both axes
-    is what is returned, hence the factor sqrt 2 only if both axes drift at full speed, which
-    the speed bound ``V`` already covers).
+    Problem: robot ``i`` has the cost ``c_i(x) = a_i/2 |x - s_i|^2`` (``a_i`` = ``curvatures[i]``)
+    and together they must satisfy ``sum_i x_i = N r(t)``: their centroid is the target ``r``.
+    With the convention of :mod:`distopt_ros.core.algorithms.price` (``L = sum c_i(x_i) -
+    p^T (sum x_i - N r)``), robot ``i`` answers the price ``p`` in R^2 with its best response
+
+        ``x_i(p) = argmin_x c_i(x) - p^T x``  =>  ``a_i (x_i - s_i) = p``  =>  ``x_i(p) = s_i + p / a_i``,
+
+    and the auctioneer ascends ``p_{k+1} = p_k + step (N r(t_k) - sum_i x_i(p_k))``.
+
+    Derivation. With ``S = sum_i 1/a_i`` the supply is ``sum_i x_i(p) = sum_i s_i + S p``, so the
+    optimal price at round ``k`` is ``p*_k = (N r(t_k) - sum_i s_i) / S`` and the update reads
+    ``p_{k+1} = p_k + step S (p*_k - p_k)``. The error ``e_k = p_k - p*_k`` obeys
+
+        ``e_{k+1} = (1 - step S) e_k + (p*_k - p*_{k+1})``.
+
+    The factor is a scalar times the identity, so the Euclidean norm in R^2 contracts by
+    ``q = |1 - step S|`` (no per-axis splitting, no sqrt 2), and the drift is
+    ``|p*_{k+1} - p*_k| = N |r(t_{k+1}) - r(t_k)| / S <= N V dt / S`` for a target slower than
+    ``V``. This is section 3.1 with ``m_d = L_d = S``:
+    ``|e_k| <= q^k |e_0| + (N V dt / S) / (1 - q)``, computed here by
+    :func:`~distopt_ros.core.algorithms.price.iss_bound`. The centroid of the answers is
+    ``(sum_i s_i + S p_k) / N``, so its error against ``r(t_k)`` is
+    ``(sum_i s_i + S p_k - N r(t_k)) / N = S (p_k - p*_k) / N``, and ultimately
+
+        ``|centroid_k - r(t_k)| <= (S / N) (N V dt / S) / (1 - q) = V dt / (1 - q)``.
+
+    Returns that bound (metres, the ``k -> infinity`` limit). ``step`` must make ``q < 1``, i.e.
+    ``0 < step < 2 / S``, else a ValueError naming ``step``.
     """
     a = as_finite_array(curvatures, "curvatures").reshape(-1)
-    if np.any(a <= 0):
-        raise ValueError("curvatures must be > 0")
-    s = float(np.sum(1.0 / a))
+    if a.size == 0 or np.any(a <= 0):
+        raise ValueError(f"curvatures must be one or more finite values > 0, got {a.tolist()}")
     n = at_least(num_robots, "num_robots", 1)
-    drift = n * positive(target_speed, "target_speed") * positive(dt, "dt") / s
-    price_bound = iss_bound(step, s, s, 0.0, drift, 10**6)
+    if n != a.size:
+        raise ValueError(f"num_robots must equal the number of curvatures ({a.size}), got {num_robots!r}")
+    if not (math.isfinite(target_speed) and target_speed >= 0):
+        raise ValueError(f"target_speed must be a finite number >= 0, got {target_speed!r}")
+    s = float(np.sum(1.0 / a))
+    drift = n * float(target_speed) * positive(dt, "dt") / s
+    price_bound = iss_bound(positive(step, "step"), s, s, 0.0, drift, 1)
     return s * price_bound / n
 
 
 # ---------------------------------------------------------------------- logs
 @dataclass
 class TrackingLog:
-    """Time series of a tracking run (the truth, sampled): what plots and error reports read."""
+    """Time series of a tracking run (the truth, sampled): what plots and error reports read.
+
+    One :meth:`append` per sample with the target, every robot's position and estimate and
+    the robots' centroid; :meth:`as_arrays` stacks them robot-major for plotting, and
+    :meth:`tracking_errors` / :meth:`steady_state_max` give the errors the bounds are checked
+    against.
+    """
 
     t: list[float] = field(default_factory=list)
     target: list[np.ndarray] = field(default_factory=list)
@@ -388,6 +479,24 @@ class TrackingLog:
 
     def append(self, t: float, target: np.ndarray, robots: np.ndarray, estimates: np.ndarray,
                centroid: np.ndarray) -> None:
+        """Record one sample: ``target`` (2,), ``robots`` and ``estimates`` (N, 2), ``centroid`` (2,).
+
+        Shapes are checked here (naming the argument), so a bad sample fails where it is
+        recorded rather than when the log is stacked. Values are not: a robot that has no
+        estimate yet may report NaN.
+        """
+        n = None if not self.robots else self.robots[0].shape[0]
+        for name, value in (("robots", robots), ("estimates", estimates)):
+            shape = np.shape(value)
+            if len(shape) != 2 or shape[1] != 2 or (n is not None and shape[0] != n):
+                want = f"({n}, 2)" if n is not None else "(N, 2)"
+                raise ValueError(f"{name} must have shape {want}, got {shape}")
+            n = shape[0]
+        for name, value in (("target", target), ("centroid", centroid)):
+            if np.size(value) != 2:
+                raise ValueError(f"{name} must have 2 entries, got shape {np.shape(value)}")
+        if not math.isfinite(t):
+            raise ValueError(f"t must be finite, got {t!r}")
         self.t.append(float(t))
         self.target.append(np.asarray(target, dtype=float).copy())
         self.robots.append(np.asarray(robots, dtype=float).copy())
@@ -401,3 +510,32 @@ class TrackingLog:
         return {"t": np.array(self.t), "target": np.array(self.target),
                 "robots": np.array(self.robots).transpose(1, 0, 2),
                 "estimates": np.array(self.estimates).transpose(1, 0, 2), "centroid": np.array(self.centroid)}
+
+    def tracking_errors(self, formation_radius: float = 0.0) -> dict[str, np.ndarray]:
+        """Per-sample errors, each (T,), for the estimation task (robots rendezvous on the target).
+
+        * ``estimate``: ``max_i |estimate_i - target|``, the worst robot's belief;
+        * ``formation``: ``max_i |robot_i - (target + offset_i)|`` with the slots of
+          :func:`formation_offsets` (``formation_radius``; robot ``i`` in slot ``i``, as the
+          tracking robots do), which :func:`proportional_tracking_bound` bounds;
+        * ``centroid``: ``|centroid - target|``.
+        """
+        a = self.as_arrays()
+        offsets = formation_offsets(a["robots"].shape[0], formation_radius)
+        target = a["target"][None, :, :]
+        return {
+            "t": a["t"],
+            "estimate": np.linalg.norm(a["estimates"] - target, axis=2).max(axis=0),
+            "formation": np.linalg.norm(a["robots"] - (target + offsets[:, None, :]), axis=2).max(axis=0),
+            "centroid": np.linalg.norm(a["centroid"] - a["target"], axis=1),
+        }
+
+    def steady_state_max(self, after: float, formation_radius: float = 0.0) -> dict[str, float]:
+        """The largest of each :meth:`tracking_errors` over the samples with ``t >= after`` (past the transient)."""
+        if not math.isfinite(after):
+            raise ValueError(f"after must be finite, got {after!r}")
+        errors = self.tracking_errors(formation_radius)
+        keep = errors.pop("t") >= after
+        if not np.any(keep):
+            raise ValueError(f"after must leave at least one sample (last t = {self.t[-1]:g}), got {after!r}")
+        return {name: float(np.max(values[keep])) for name, values in errors.items()}

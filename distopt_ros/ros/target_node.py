@@ -19,7 +19,7 @@ from geometry_msgs.msg import Pose, PoseArray, PoseStamped
 from rcl_interfaces.msg import IntegerRange, ParameterDescriptor
 from rclpy.node import Node
 
-from distopt_ros.core.tracking import Target, make_targets
+from distopt_ros.core.tracking import Target, make_targets, noise_levels
 from distopt_ros.msg import TargetEstimate
 from distopt_ros.ros.entry import run_node
 from distopt_ros.ros.params import float_range
@@ -47,17 +47,6 @@ def targets_from_parameters(p: dict[str, Any]) -> list[Target]:
             raise ValueError("target_waypoints must be a flat list x0, y0, x1, y1, ... of at least 2 points")
         return make_targets(kind, count, points=pts.reshape(-1, 2), speed=p["target_speed"])
     raise ValueError(f"target_kind must be one of {', '.join(TARGET_KINDS)}; got {kind!r}")
-
-
-def noise_levels(noise_std: list[float], num_robots: int) -> list[float]:
-    """One noise level per robot: robot ``i`` gets ``noise_std[i % len(noise_std)]`` (all > 0).
-
-    Cyclic, so one value serves every robot and a per-robot list still works when
-    ``num_robots`` is overridden at launch.
-    """
-    if not noise_std or not all(math.isfinite(s) and s > 0 for s in noise_std):
-        raise ValueError(f"noise_std must be a non-empty list of finite values > 0, got {list(noise_std)}")
-    return [float(noise_std[i % len(noise_std)]) for i in range(num_robots)]
 
 
 def _pose(position: np.ndarray, velocity: np.ndarray) -> Pose:
@@ -101,7 +90,7 @@ class TargetNode(Node):
         self.targets = targets_from_parameters(p)
         self.target = self.targets[0]
         self.num_robots = int(p["num_robots"])
-        self.noise = noise_levels(list(p["noise_std"]), self.num_robots)
+        self.noise = noise_levels(list(p["noise_std"]), self.num_robots).tolist()
         self.frame_id = str(p["frame_id"])
         seeds = np.random.SeedSequence(int(p["seed"])).spawn(self.num_robots)
         self.rngs = [np.random.default_rng(s) for s in seeds]
