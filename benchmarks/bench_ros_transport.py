@@ -1,6 +1,6 @@
 """ROS transport cost: the swarm's rounds per second and per-message cost against raw rclpy.
 
-For 4, 10, 25 and 100 robots in one process (one single-threaded executor), runs
+For 4, 10, 25 and 100 robots in one process (one executor), runs
 synchronous decentralized edge ADMM (``radmm``, ring, lossless, a fixed number of rounds)
 with the package's nodes, and, in the same run, a raw rclpy baseline with the same
 communication pattern: the same message type (``AgentState``) and payload size on the same
@@ -9,7 +9,8 @@ next round, with no algorithm, validation or bookkeeping. Per-message cost = wal
 messages delivered; the ratio swarm / raw is the package's overhead (goal <= 2). The
 clock starts once every node has started its first round (discovery excluded).
 
-    python benchmarks/bench_ros_transport.py [--sizes 4 10 25 100] [--rounds 1000] [--out FILE]
+    python benchmarks/bench_ros_transport.py [--sizes 4 10 25 100] [--executors events single]
+                                             [--rounds 1000] [--repeats 3] [--out FILE]
 """
 
 from __future__ import annotations
@@ -27,17 +28,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this source tree
 import numpy as np
 
 
-def raw_ring(n: int, rounds: int, domain_id: int) -> tuple[float, int]:
+def raw_ring(n: int, rounds: int, domain_id: int, executor_kind: str = "single") -> tuple[float, int]:
     """Raw rclpy ring exchange: (seconds for ``rounds`` rounds after discovery, messages delivered)."""
     import rclpy
     from rclpy.context import Context
-    from rclpy.executors import SingleThreadedExecutor
 
     from distopt_ros.msg import AgentState
+    from distopt_ros.ros.entry import make_executor
 
     context = Context()
     rclpy.init(context=context, domain_id=domain_id)
-    executor = SingleThreadedExecutor(context=context)
+    executor = make_executor(executor_kind, context)
     nodes, pubs, got, rnd = [], [], [], [0] * n
     delivered = [0]
     try:
@@ -84,7 +85,7 @@ def raw_ring(n: int, rounds: int, domain_id: int) -> tuple[float, int]:
         rclpy.try_shutdown(context=context)
 
 
-def swarm_ring(n: int, rounds: int, domain_id: int) -> tuple[float, int]:
+def swarm_ring(n: int, rounds: int, domain_id: int, executor_kind: str = "single") -> tuple[float, int]:
     """The package's robot nodes (radmm, sync, lossless): (seconds after every robot started, messages delivered)."""
     from distopt_ros.ros.runner import run_swarm
 
@@ -98,7 +99,8 @@ def swarm_ring(n: int, rounds: int, domain_id: int) -> tuple[float, int]:
 
     report = run_swarm({"algorithm": "radmm", "num_robots": n, "topology": "ring", "seed": 1,
                         "max_iterations": rounds, "tolerance": 0.0, "status_period": 1.0, "startup_timeout": 120.0},
-                       progress=False, domain_id=domain_id, timeout=600.0, on_tick=on_tick)
+                       progress=False, domain_id=domain_id, timeout=600.0, on_tick=on_tick,
+                       executor=executor_kind)
     end = last[0]  # not after run_swarm returns: that includes tearing the nodes down
     if not report.finished or not started:
         raise RuntimeError(f"{n} robots did not finish {rounds} rounds")
@@ -106,28 +108,41 @@ def swarm_ring(n: int, rounds: int, domain_id: int) -> tuple[float, int]:
     return end - started[0], delivered
 
 
+def measure(n: int, rounds: int, repeats: int, domain_id: int, executor: str) -> tuple:
+    """One table row: medians over ``repeats`` interleaved raw/swarm pairs with ``executor``.
+
+    The cost ratio is the median of the per-pair ratios: a pair runs back to back, so it
+    shares the machine's state of the moment (this VM's timing drifts by +-20 %).
+    """
+    pairs = []
+    for _ in range(repeats):
+        raw_t, raw_m = raw_ring(n, rounds, domain_id, executor)
+        sw_t, sw_m = swarm_ring(n, rounds, domain_id + 1, executor)
+        pairs.append((raw_t / raw_m, sw_t / sw_m, rounds / raw_t, rounds / sw_t))
+    med = [float(np.median([p[k] for p in pairs])) for k in range(4)]
+    ratio = float(np.median([p[1] / p[0] for p in pairs]))
+    return (executor, n, rounds, med[3], med[1] * 1e6, med[2], med[0] * 1e6, ratio)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[4, 10, 25, 100])
+    ap.add_argument("--executors", nargs="+", default=["events", "single"], choices=["events", "single"],
+                    help="rclpy executors to measure (the embedded runner's default first)")
     ap.add_argument("--rounds", type=int, default=1000, help="rounds per run (100 robots: a quarter of it)")
-    ap.add_argument("--repeats", type=int, default=3, help="runs per size; the median is reported")
+    ap.add_argument("--repeats", type=int, default=3, help="raw/swarm pairs per size; medians are reported")
     ap.add_argument("--domain-id", type=int, default=170)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "ros_transport.md"))
     args = ap.parse_args(argv)
     rows = []
-    for n in args.sizes:
-        rounds = args.rounds if n < 100 else max(20, args.rounds // 4)
-        raw, swarm = [], []
-        for _ in range(args.repeats):  # interleaved, medians: this VM's timing noise is large
-            raw.append(raw_ring(n, rounds, args.domain_id))
-            swarm.append(swarm_ring(n, rounds, args.domain_id + 1))
-        raw_t, raw_m = sorted(raw)[len(raw) // 2]
-        sw_t, sw_m = sorted(swarm)[len(swarm) // 2]
-        raw_cost, sw_cost = raw_t / raw_m, sw_t / sw_m
-        rows.append((n, rounds, rounds / sw_t, sw_cost * 1e6, rounds / raw_t, raw_cost * 1e6, sw_cost / raw_cost))
-        print(f"{n:>4} robots: swarm {rounds / sw_t:7.1f} rounds/s, {sw_cost * 1e6:6.1f} us/msg | raw "
-              f"{rounds / raw_t:7.1f} rounds/s, {raw_cost * 1e6:6.1f} us/msg | ratio {sw_cost / raw_cost:4.2f}",
-              flush=True)
+    for executor in args.executors:
+        for n in args.sizes:
+            rounds = args.rounds if n < 100 else max(20, args.rounds // 4)
+            row = measure(n, rounds, args.repeats, args.domain_id, executor)
+            rows.append(row)
+            _, _, _, sw_rate, sw_cost, raw_rate, raw_cost, ratio = row
+            print(f"{executor:>6} {n:>4} robots: swarm {sw_rate:7.1f} rounds/s, {sw_cost:6.1f} us/msg | raw "
+                  f"{raw_rate:7.1f} rounds/s, {raw_cost:6.1f} us/msg | ratio {ratio:4.2f}", flush=True)
     lines = [
         "# ROS transport: swarm vs raw rclpy",
         "",
@@ -136,15 +151,16 @@ def main(argv: list[str] | None = None) -> int:
         f"Date: {time.strftime('%Y-%m-%d')}. Reproduce: `python benchmarks/bench_ros_transport.py`.",
         "",
         "Synchronous edge ADMM (`radmm`, ring, lossless) with the package's robot nodes, against a raw rclpy "
-        "ring exchange with the same message type, payload and topics in the same process (one single-threaded "
-        f"executor). Discovery excluded. Per-message cost = wall time / messages delivered; median of "
-        f"{args.repeats} interleaved runs.",
+        "ring exchange with the same message type, payload and topics in the same process, both spun by the same "
+        "executor (`events`: rclpy's EventsExecutor, the embedded runner's default; `single`: "
+        "SingleThreadedExecutor). Discovery excluded. Per-message cost = wall time / messages delivered; medians "
+        f"of {args.repeats} interleaved raw/swarm pairs, the ratio is the median of the pairs' ratios.",
         "",
-        "| robots | rounds | swarm rounds/s | swarm us/msg | raw rounds/s | raw us/msg | cost ratio swarm/raw |",
-        "|---|---|---|---|---|---|---|",
-        *(f"| {n} | {r} | {a:.1f} | {b:.1f} | {c:.1f} | {d:.1f} | {e:.2f} |" for n, r, a, b, c, d, e in rows),
+        "| executor | robots | rounds | swarm rounds/s | swarm us/msg | raw rounds/s | raw us/msg | ratio |",
+        "|---|---|---|---|---|---|---|---|",
+        *(f"| {x} | {n} | {r} | {a:.1f} | {b:.1f} | {c:.1f} | {d:.1f} | {e:.2f} |" for x, n, r, a, b, c, d, e in rows),
         "",
-        "Goals: cost ratio <= 2; 100 robots >= 10 rounds/s.",
+        "Goals: cost ratio <= 2 (4, 10, 25 robots); 100 robots >= 10 rounds/s.",
     ]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines) + "\n")

@@ -26,10 +26,49 @@ BLOCKS = ("primal", "dual", "consensus", "aux")
 
 _EMPTY = np.zeros(0)
 _EMPTY.setflags(write=False)
+_FLOAT = np.dtype(float)
 
 
 def _empty() -> np.ndarray:
-    return np.zeros(0)
+    return _EMPTY
+
+
+def _frozen_block(value: object) -> np.ndarray:
+    """``value`` as a read-only 1-D float64 array that owns its data (shared as is if it already is one)."""
+    if type(value) is np.ndarray:
+        if not value.flags.writeable and value.base is None and value.dtype == _FLOAT and value.ndim == 1:
+            return value  # another message's block: immutable, nobody else can write it
+        if value.size == 0:
+            return _EMPTY
+        arr = np.array(value, dtype=float, copy=True).reshape(-1)
+    elif type(value) is array.array and value.typecode == "d":  # a wire block
+        if not value:
+            return _EMPTY
+        arr = np.frombuffer(value, dtype=float).copy()
+    else:
+        if isinstance(value, list | tuple | array.array) and len(value) == 0:
+            return _EMPTY
+        arr = np.array(value, dtype=float, copy=True, ndmin=1).reshape(-1)
+    if arr.base is not None:
+        arr = arr.copy()
+    arr.setflags(write=False)
+    return arr
+
+
+def freeze(value: object) -> np.ndarray:
+    """A read-only float vector copy of ``value``: one copy that several messages can share."""
+    return _frozen_block(value)
+
+
+def seal(arr: np.ndarray) -> np.ndarray:
+    """Make a freshly computed float vector read-only in place, so a message takes it without a copy.
+
+    Only for a temporary that nothing else references (the result of an expression); any
+    other array is left as it is and the message copies it.
+    """
+    if type(arr) is np.ndarray and arr.base is None and arr.dtype == _FLOAT and arr.ndim == 1:
+        arr.setflags(write=False)
+    return arr
 
 
 @dataclass(frozen=True)
@@ -61,17 +100,8 @@ class Message:
     def __post_init__(self) -> None:
         for name in BLOCKS:
             value = getattr(self, name)
-            if isinstance(value, np.ndarray) and value.base is None and not value.flags.writeable \
-                    and value.dtype == float and value.ndim == 1:
-                continue  # a frozen float vector that owns its data (another message's block): share it
-            if isinstance(value, np.ndarray | list | tuple | array.array) and len(value) == 0:
-                object.__setattr__(self, name, _EMPTY)
-                continue
-            arr = np.array(value, dtype=float, copy=True, ndmin=1)
-            if arr.ndim != 1:
-                arr = arr.reshape(-1).copy()
-            arr.setflags(write=False)
-            object.__setattr__(self, name, arr)
+            if value is not _EMPTY:
+                object.__setattr__(self, name, _frozen_block(value))
 
     def blocks(self) -> dict[str, np.ndarray]:
         """The float blocks by name."""

@@ -92,6 +92,7 @@ class AgentNode(Node):
         self.latency_s = float(t["latency_ms"]) / 1000.0
         self.round_timeout = float(t["round_timeout"])
         self.round_period = float(t["round_period"])
+        self._timed = self.round_timeout > 0 or self.round_period > 0
         self.asynchronous = mode == "async"
         lossy = t["loss"] != "none" and t["loss_probability"] > 0
         action = t["round_timeout_action"]
@@ -324,7 +325,8 @@ class AgentNode(Node):
                     (self.get_clock().now() - self._last_step_time).nanoseconds / 1e9 < self.round_period:
                 break  # paced: the poll timer steps it when the period is over
             self._emit(agent.step())
-            self._last_step_time = self.get_clock().now()
+            if self._timed:  # only round timeouts and pacing read it: a clock read per step is not free
+                self._last_step_time = self.get_clock().now()
         self._after_step(was_done)
 
     def _after_step(self, was_done: bool) -> None:

@@ -7,20 +7,29 @@ Malformed wire messages raise ValueError naming the field.
 
 from __future__ import annotations
 
+import array
+
 import numpy as np
 
-from distopt_ros.core.messages import BLOCKS, BROADCAST, COORDINATOR, Message
+from distopt_ros.core.messages import BROADCAST, COORDINATOR, Message
 from distopt_ros.msg import AgentState, CoordinatorBroadcast, QuantizedPayload, RobotStatus
 
 _EXACT_INT = 2**53
 """Integers up to this size survive the core's float64 blocks exactly."""
 
 
-def to_agent_state(msg: Message, seq: int, stamp: object, frame_id: str = "") -> AgentState:
-    """A robot's core message as an ``AgentState``."""
+def to_agent_state(msg: Message, seq: int, stamp: object, frame_id: str = "",
+                   out: AgentState | None = None) -> AgentState:
+    """A robot's core message as an ``AgentState``.
+
+    ``out``: a message object to fill instead of a new one. A publisher serializes when it
+    publishes, so a node may reuse one object for all its sends (its constructor is a
+    noticeable part of a small message's cost).
+    """
     if msg.sender < 0:
         raise ValueError(f"sender must be a robot id >= 0 for AgentState, got {msg.sender}")
-    out = AgentState()
+    if out is None:
+        out = AgentState()
     out.header.stamp = stamp
     out.header.frame_id = frame_id
     out.sender_id = msg.sender
@@ -32,9 +41,16 @@ def to_agent_state(msg: Message, seq: int, stamp: object, frame_id: str = "") ->
     out.dim = msg.dim
     out.done = msg.done
     out.converged_rounds = int(msg.converged_rounds)
-    for name in BLOCKS:
-        setattr(out, name, np.asarray(getattr(msg, name), dtype=np.float64))
+    out.primal = _wire_block(msg.primal)
+    out.dual = _wire_block(msg.dual)
+    out.consensus = _wire_block(msg.consensus)
+    out.aux = _wire_block(msg.aux)
     return out
+
+
+def _wire_block(value: np.ndarray) -> array.array:
+    """A float block as the ``array('d')`` a float64[] field holds (one buffer copy, not a loop over entries)."""
+    return array.array("d", np.asarray(value, dtype=np.float64).tobytes()) if len(value) else array.array("d")
 
 
 def from_agent_state(wire: AgentState, receiver: int) -> Message:
@@ -50,7 +66,7 @@ def from_agent_state(wire: AgentState, receiver: int) -> Message:
         sender=int(wire.sender_id), receiver=target, iteration=int(wire.iteration),
         algorithm=str(wire.algorithm), kind=str(wire.kind), dim=int(wire.dim),
         done=bool(wire.done), converged_rounds=int(wire.converged_rounds),
-        **{name: getattr(wire, name) for name in BLOCKS},  # Message copies each block once, frozen
+        primal=wire.primal, dual=wire.dual, consensus=wire.consensus, aux=wire.aux,  # copied once, frozen
     )
 
 

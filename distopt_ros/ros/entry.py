@@ -32,3 +32,27 @@ def run_node(factory: Callable[[], Any], name: str, args: list[str] | None = Non
         node.destroy_node()
         rclpy.try_shutdown()
     return 0
+
+
+EXECUTORS = ("single", "events")
+"""Executors a swarm process can spin: rclpy's ``SingleThreadedExecutor`` or the ``EventsExecutor``."""
+
+
+def make_executor(kind: str, context: Any) -> Any:
+    """The executor named ``kind`` for ``context`` (``executor`` parameter / ``--executor``).
+
+    ``single`` is rclpy's standard executor: it rebuilds a wait set over every entity of
+    every node before each wait, a cost that grows with the number of nodes in the process.
+    ``events`` is rclpy's ``EventsExecutor`` (``rclpy.experimental`` in Jazzy), driven by
+    middleware callbacks instead, so a process hosting many robots pays per event, not per
+    entity. Both run the same nodes and callbacks.
+    """
+    if kind == "single":
+        from rclpy.executors import SingleThreadedExecutor
+
+        return SingleThreadedExecutor(context=context)
+    if kind == "events":
+        from rclpy.experimental import EventsExecutor
+
+        return EventsExecutor(context=context)
+    raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {kind!r}")

@@ -51,6 +51,7 @@ class RobotNode(AgentNode):
         self._configure_transport(transport, self.config.seed)
         parent = parent_namespace(self.get_namespace())
         self._edge_pubs = {}
+        self._wire = AgentState()  # reused for every send: publish serializes it on the spot
         self._state_pub = None
         transport = self.config.transport
         peers = sorted(s for s in self.agent.expected if s != COORDINATOR)
@@ -80,14 +81,15 @@ class RobotNode(AgentNode):
         self.get_logger().info(f"robot {self.robot_id}: {self.config.algorithm}, {layout} ({peers_text})")
 
     def _publish(self, messages: list[Message]) -> None:
-        stamp = self.get_clock().now().to_msg()
+        stamp = self._wire.header.stamp  # filled in place: one clock read per batch, no new Time message
+        stamp.sec, stamp.nanosec = divmod(self.get_clock().now().nanoseconds, 10**9)
         for msg in messages:
             pub = self._edge_pubs.get(msg.receiver, self._state_pub)  # broadcast topics carry addressed requests too
             if self.config.transport == "digraph":
                 pub.publish(conversions.to_quantized_payload(msg, self._next_seq(), stamp,
                                                              self.config.quantization_level, self.agent.outer))
             else:
-                pub.publish(conversions.to_agent_state(msg, self._next_seq(), stamp))
+                pub.publish(conversions.to_agent_state(msg, self._next_seq(), stamp, out=self._wire))
 
 
 def main(args: list[str] | None = None) -> int:

@@ -113,28 +113,32 @@ def build_parameters(config_file: str | Path | None, overrides: dict[str, Any]) 
 def run_swarm(params: dict[str, Any], mode: str = "single", timeout: float = 120.0,
               progress: bool = True, record: bool = False, domain_id: int | None = None,
               out: TextIO = sys.stdout,
-              on_tick: Callable[[list[Any], dict[int, dict[str, Any]]], None] | None = None) -> SwarmReport:
+              on_tick: Callable[[list[Any], dict[int, dict[str, Any]]], None] | None = None,
+              executor: str = "single") -> SwarmReport:
     """Start the swarm described by ``params`` and follow it to the end (or ``timeout``).
 
     ``on_tick(nodes, statuses)`` is called after every executor turn (single-process mode):
-    a hook for scripted interventions such as live re-tuning.
+    a hook for scripted interventions such as live re-tuning. ``executor`` is the rclpy
+    executor of the process (:data:`~distopt_ros.ros.entry.EXECUTORS`).
     """
     cfg = SwarmConfig.from_mapping(params)  # refuses bad parameters before any node starts
     import rclpy
     from rclpy.context import Context
-    from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
 
     from distopt_ros.msg import RobotStatus
     from distopt_ros.ros.conversions import status_to_dict
     from distopt_ros.ros.coordinator_node import CoordinatorNode
+    from distopt_ros.ros.entry import EXECUTORS, make_executor
     from distopt_ros.ros.qos import status_qos
     from distopt_ros.ros.robot_node import RobotNode
 
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     reference = reference_solution(cfg)
     context = Context()
     rclpy.init(context=context, domain_id=domain_id)
-    executor = SingleThreadedExecutor(context=context)
+    spinner = make_executor(executor, context)
     statuses: dict[int, dict[str, Any]] = {}
     nodes: list[Any] = []
     procs: list[subprocess.Popen] = []
@@ -142,7 +146,7 @@ def run_swarm(params: dict[str, Any], mode: str = "single", timeout: float = 120
     started = time.perf_counter()
     try:
         monitor = rclpy.create_node("swarm_monitor", context=context)
-        executor.add_node(monitor)
+        spinner.add_node(monitor)
         for i in range(cfg.num_robots):
             monitor.create_subscription(
                 RobotStatus, f"/robot_{i}/status",
@@ -156,7 +160,7 @@ def run_swarm(params: dict[str, Any], mode: str = "single", timeout: float = 120
                 nodes.append(RobotNode(namespace=f"robot_{i}", context=context, record=record,
                                        parameter_overrides=[*ros_params, Parameter("robot_id", value=i)]))
             for n in nodes:
-                executor.add_node(n)
+                spinner.add_node(n)
         elif mode == "multi":
             procs = _spawn_processes(cfg, params, domain_id, workdir.name)
         else:
@@ -166,7 +170,7 @@ def run_swarm(params: dict[str, Any], mode: str = "single", timeout: float = 120
         for n in nodes:  # count stops as they happen: checking every node after every callback is O(N^2) a round
             n.on_done = lambda node: stopped.add(id(node))
         while time.perf_counter() - started < timeout:
-            executor.spin_once(timeout_sec=0.05)
+            spinner.spin_once(timeout_sec=0.05)
             if on_tick is not None:
                 on_tick(nodes, statuses)
             # In one process, also wait for the coordinator's last round (its node stops last).
@@ -200,7 +204,7 @@ def run_swarm(params: dict[str, Any], mode: str = "single", timeout: float = 120
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 p.kill()
-        executor.shutdown()
+        spinner.shutdown()
         for n in nodes:
             n.destroy_node()
         rclpy.try_shutdown(context=context)

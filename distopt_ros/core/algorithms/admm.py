@@ -17,7 +17,7 @@ import numpy as np
 
 from distopt_ros.core.agent import Agent, ToleranceStopper, within_tolerance
 from distopt_ros.core.graphs import Graph
-from distopt_ros.core.messages import BROADCAST, COORDINATOR, Message
+from distopt_ros.core.messages import BROADCAST, COORDINATOR, Message, freeze, seal
 from distopt_ros.core.problems import LocalObjective
 from distopt_ros.core.validation import at_least, in_open_interval, positive
 
@@ -162,18 +162,23 @@ class RelaxedADMMAgent(Agent):
 
     def _primal(self) -> np.ndarray:
         penalty = self.rho * len(self.neighbors)
-        total = sum(self.z[j] for j in self.neighbors)
+        first, *rest = self.neighbors
+        total = self.z[first]
+        for j in rest:
+            total = total + self.z[j]
         return self.objective.prox(total / penalty, penalty)
 
     def _outgoing(self) -> list[Message]:
-        return [self._message(j, "edge", primal=self.x, consensus=-self.z[j] + 2 * self.rho * self.x)
-                for j in self.neighbors]
+        x = freeze(self.x)  # one read-only copy shared by every neighbour's message
+        push = 2 * self.rho * x  # m_ij = 2 rho x_i - z_ij, the same bits as -z_ij + 2 rho x_i
+        return [self._message(j, "edge", primal=x, consensus=seal(push - self.z[j])) for j in self.neighbors]
 
     def _update(self, inbox: dict[int, Message]) -> None:
+        keep, take = 1 - self.alpha, self.alpha
         for j in self.neighbors:
             msg = inbox.get(j)
             if msg is not None:
-                self.z[j] = (1 - self.alpha) * self.z[j] + self.alpha * np.asarray(msg.consensus)
+                self.z[j] = keep * self.z[j] + take * msg.consensus
         x_new = self._primal()
         scale = max(1.0, _norm(x_new))
         disagreement = max((_norm(x_new - inbox[j].primal) for j in inbox), default=0.0)

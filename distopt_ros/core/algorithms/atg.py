@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from distopt_ros.core.agent import Agent, ToleranceStopper, within_tolerance
-from distopt_ros.core.messages import Message
+from distopt_ros.core.messages import Message, freeze, seal
 from distopt_ros.core.problems import LocalObjective
 from distopt_ros.core.validation import as_finite_array, in_open_interval, positive
 
@@ -59,7 +59,8 @@ class ATGAgent(Agent):
 
     def _outgoing(self) -> list[Message]:
         ys = np.concatenate([self.y, self.s])
-        return [self._message(j, "edge", primal=self.x, consensus=-self.z[j] + 2 * self.rho * ys)
+        x = freeze(self.x)  # one read-only copy shared by every neighbour's message
+        return [self._message(j, "edge", primal=x, consensus=seal(-self.z[j] + 2 * self.rho * ys))
                 for j in self.neighbors]
 
     def _update(self, inbox: dict[int, Message]) -> None:

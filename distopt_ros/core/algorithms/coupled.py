@@ -21,7 +21,7 @@ from scipy.optimize import minimize
 
 from distopt_ros.core.agent import Agent, ToleranceStopper, within_tolerance
 from distopt_ros.core.graphs import Graph
-from distopt_ros.core.messages import Message
+from distopt_ros.core.messages import Message, seal
 from distopt_ros.core.problems import LocalObjective, QuadraticObjective
 from distopt_ros.core.validation import as_finite_array, in_open_interval, positive
 
@@ -150,7 +150,8 @@ class CoupledADMMAgent(Agent):
         self.proxy = (phi + np.sum([self.z[j] for j in self.neighbors], axis=0)) / (1 + self.rho * len(self.neighbors))
 
     def _outgoing(self) -> list[Message]:
-        return [self._message(j, "edge", consensus=-self.z[j] + 2 * self.rho * self.proxy) for j in self.neighbors]
+        return [self._message(j, "edge", consensus=seal(-self.z[j] + 2 * self.rho * self.proxy))
+                for j in self.neighbors]
 
     def _update(self, inbox: dict[int, Message]) -> None:
         y_lam, y_con = self.proxy[: self.m], self.proxy[self.m:]
