@@ -46,14 +46,16 @@ def test_star_swarm_with_coordinator_converges_over_dds(domain_id):
         assert np.linalg.norm(status["estimate"] - report.optimum) < 1e-6
 
 
-@pytest.mark.parametrize("algorithm,topology", [("radmm", "grid"), ("admm", "star")])
-def test_ros_iterates_equal_simulator_iterates(domain_id, algorithm, topology):
+@pytest.mark.parametrize("algorithm,topology,executor", [
+    ("radmm", "grid", "events"), ("admm", "star", "events"), ("radmm", "grid", "single"), ("admm", "star", "single"),
+])
+def test_ros_iterates_equal_simulator_iterates(domain_id, algorithm, topology, executor):
     from distopt_ros.core.scenario import SwarmConfig, make_swarm
     from distopt_ros.sim.simulator import simulate
 
     params = {"algorithm": algorithm, "num_robots": 4, "topology": topology, "seed": 9,
               "max_iterations": 60, "tolerance": 0.0}
-    report = _run(params, domain_id, record=True)
+    report = _run(params, domain_id, record=True, executor=executor)
     assert report.finished
     sim = simulate(make_swarm(SwarmConfig.from_mapping(params), record=True))
     ros_traj = {node.agent.agent_id: np.array(node.agent.trajectory) for node in report.nodes}
@@ -78,6 +80,14 @@ def test_runner_refuses_bad_parameters_by_name(override, needle):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert needle in proc.stderr and "error" in proc.stderr
+
+
+def test_runner_refuses_an_unknown_executor_by_name(domain_id):
+    with pytest.raises(ValueError, match="executor"):
+        _run({"algorithm": "radmm", "num_robots": 4}, domain_id, executor="multi_threaded")
+    proc = subprocess.run([sys.executable, "-m", "distopt_ros.ros.runner", "--executor", "bogus", "--timeout", "5"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "--executor" in proc.stderr
 
 
 def test_robot_node_refuses_out_of_range_parameter_by_name():

@@ -326,7 +326,10 @@ def _finite_sum(v: np.ndarray) -> bool:
 
     A short block is summed in Python (a numpy reduction costs more than the arithmetic).
     """
-    return math.isfinite(sum(v.tolist()) if v.size <= 32 else float(v.sum()))
+    if v.size <= 32:
+        return math.isfinite(sum(v.tolist()))
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is the answer here, not a warning
+        return math.isfinite(float(v.sum()))
 
 
 def within_tolerance(residual: float, tolerance: float, scale: float = 1.0) -> bool:

@@ -21,7 +21,7 @@ COORDINATOR = -2
 """Sender/receiver id of the (single) coordinator of a star-form algorithm."""
 
 BLOCKS = ("primal", "dual", "consensus", "aux")
-"""Names of the float blocks a message may carry, in wire order."""
+"""Names of the float blocks a message may carry, in wire order (``Message.__post_init__`` lists them too)."""
 
 
 _EMPTY = np.zeros(0)
@@ -98,10 +98,15 @@ class Message:
     """Bits this payload costs on the air when it is not plain float64 (0 = 64 per float)."""
 
     def __post_init__(self) -> None:
-        for name in BLOCKS:
-            value = getattr(self, name)
-            if value is not _EMPTY:
-                object.__setattr__(self, name, _frozen_block(value))
+        # Unrolled over BLOCKS: this runs for every message sent and received.
+        if self.primal is not _EMPTY:
+            object.__setattr__(self, "primal", _frozen_block(self.primal))
+        if self.dual is not _EMPTY:
+            object.__setattr__(self, "dual", _frozen_block(self.dual))
+        if self.consensus is not _EMPTY:
+            object.__setattr__(self, "consensus", _frozen_block(self.consensus))
+        if self.aux is not _EMPTY:
+            object.__setattr__(self, "aux", _frozen_block(self.aux))
 
     def blocks(self) -> dict[str, np.ndarray]:
         """The float blocks by name."""

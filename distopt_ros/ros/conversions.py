@@ -48,9 +48,12 @@ def to_agent_state(msg: Message, seq: int, stamp: object, frame_id: str = "",
     return out
 
 
+_EMPTY_WIRE = array.array("d")
+
+
 def _wire_block(value: np.ndarray) -> array.array:
     """A float block as the ``array('d')`` a float64[] field holds (one buffer copy, not a loop over entries)."""
-    return array.array("d", np.asarray(value, dtype=np.float64).tobytes()) if len(value) else array.array("d")
+    return array.array("d", np.asarray(value, dtype=np.float64).tobytes()) if len(value) else _EMPTY_WIRE
 
 
 def from_agent_state(wire: AgentState, receiver: int) -> Message:

@@ -114,7 +114,7 @@ def run_swarm(params: dict[str, Any], mode: str = "single", timeout: float = 120
               progress: bool = True, record: bool = False, domain_id: int | None = None,
               out: TextIO = sys.stdout,
               on_tick: Callable[[list[Any], dict[int, dict[str, Any]]], None] | None = None,
-              executor: str = "single") -> SwarmReport:
+              executor: str = "events") -> SwarmReport:
     """Start the swarm described by ``params`` and follow it to the end (or ``timeout``).
 
     ``on_tick(nodes, statuses)`` is called after every executor turn (single-process mode):
@@ -246,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="override any parameter (repeatable)")
     ap.add_argument("--mode", choices=("single", "multi"), default="single",
                     help="single: one process, one executor; multi: one process per robot")
+    ap.add_argument("--executor", choices=("events", "single"), default="events",
+                    help="rclpy executor of the single-process swarm: events (EventsExecutor, cost per event) "
+                         "or single (SingleThreadedExecutor, cost per entity and wait)")
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds before giving up")
     ap.add_argument("--domain-id", type=int, default=None, help="ROS_DOMAIN_ID for this swarm")
     ap.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -264,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"distopt-swarm: {params.get('algorithm', 'radmm')} swarm, config {args.config}, "
           f"ROS_AUTOMATIC_DISCOVERY_RANGE={os.environ.get('ROS_AUTOMATIC_DISCOVERY_RANGE')}", flush=True)
     report = run_swarm(params, mode=args.mode, timeout=args.timeout, progress=not args.quiet,
-                       domain_id=args.domain_id)
+                       domain_id=args.domain_id, executor=args.executor)
     print(report.summary(), flush=True)
     return 0 if report.finished else 1
 
