@@ -302,7 +302,8 @@ def test_bad_messages_injected_into_a_running_swarm_are_rejected_and_it_converge
             state["node"] = rclpy.create_node("intruder", context=ctx)
             state["pub"] = state["node"].create_publisher(AgentState, "/robot_0/edge_to_1", nodes[0].qos)
             state["sent"] = 0
-        if state["sent"] < 4 and statuses and min(s["iteration"] for s in statuses.values()) >= 3:
+        matched = state["pub"].get_subscription_count() >= 1  # sent before matching = lost, not rejected
+        if matched and state["sent"] < 4 and statuses and min(s["iteration"] for s in statuses.values()) >= 3:
             base = {"sender_id": 0, "receiver_id": 1, "algorithm": "radmm", "kind": "edge", "dim": 2}
             bad = [
                 {**base, "iteration": 5, "seq": 10**9, "primal": [0.0, 0.0], "consensus": [float("nan"), 0.0]},
@@ -317,9 +318,11 @@ def test_bad_messages_injected_into_a_running_swarm_are_rejected_and_it_converge
             state["pub"].publish(m)
             state["sent"] += 1
 
+    # Paced rounds (round_period): the intruder, a node that joins mid-run, must be discovered
+    # while the swarm still runs, however fast the executor steps it.
     report = runner.run_swarm({**FAST, "algorithm": "radmm", "num_robots": 4, "topology": "ring", "seed": 3,
-                               "max_iterations": 5000, "tolerance": 1e-10}, progress=False, domain_id=domain_id,
-                              timeout=90.0, on_tick=inject)
+                               "max_iterations": 5000, "tolerance": 1e-10, "round_period": 0.01},
+                              progress=False, domain_id=domain_id, timeout=90.0, on_tick=inject)
     assert state["sent"] == 4 and report.converged and report.max_error < 1e-6
     robot1 = next(n for n in report.nodes if n.agent.agent_id == 1)
     assert sum(robot1.rejections().values()) >= 3  # every bad payload that arrived in time was refused

@@ -374,6 +374,16 @@ class AgentNode(Node):
     def _publish(self, messages: list[Message]) -> None:
         raise NotImplementedError
 
+    def _stamp(self, wire: Any) -> Any:
+        """Stamp ``wire``'s header with the node clock, in place, and return the stamp.
+
+        A node reuses one outgoing message object (publishing serializes it at once), so a
+        batch costs one clock read and no new ``Time`` message.
+        """
+        stamp = wire.header.stamp
+        stamp.sec, stamp.nanosec = divmod(self.get_clock().now().nanoseconds, 10**9)
+        return stamp
+
     # ------------------------------------------------------------------ status
     def rejections(self) -> Counter[str]:
         """Rejected incoming messages by reason (transport checks plus agent checks)."""

@@ -73,9 +73,11 @@ def from_agent_state(wire: AgentState, receiver: int) -> Message:
     )
 
 
-def to_coordinator_broadcast(msg: Message, seq: int, stamp: object, frame_id: str = "") -> CoordinatorBroadcast:
-    """A coordinator's core message as a ``CoordinatorBroadcast``."""
-    out = CoordinatorBroadcast()
+def to_coordinator_broadcast(msg: Message, seq: int, stamp: object, frame_id: str = "",
+                             out: CoordinatorBroadcast | None = None) -> CoordinatorBroadcast:
+    """A coordinator's core message as a ``CoordinatorBroadcast`` (``out``: as in :func:`to_agent_state`)."""
+    if out is None:
+        out = CoordinatorBroadcast()
     out.header.stamp = stamp
     out.header.frame_id = frame_id
     out.iteration = msg.iteration
@@ -85,8 +87,8 @@ def to_coordinator_broadcast(msg: Message, seq: int, stamp: object, frame_id: st
     out.dim = msg.dim
     out.done = msg.done
     out.rho = float(msg.rho)
-    out.consensus = np.asarray(msg.consensus, dtype=np.float64)
-    out.aux = np.asarray(msg.aux, dtype=np.float64)
+    out.consensus = _wire_block(msg.consensus)
+    out.aux = _wire_block(msg.aux)
     return out
 
 

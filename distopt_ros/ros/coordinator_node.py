@@ -34,13 +34,14 @@ class CoordinatorNode(AgentNode):
         for rid in sorted(agent.expected):
             self._subscribe(AgentState, f"{parent}/robot_{rid}/state",
                             lambda w: conversions.from_agent_state(w, COORDINATOR))
+        self._wire = CoordinatorBroadcast()
         self._pub = self._publisher(CoordinatorBroadcast, "consensus",
                                     [f"{parent}/robot_{rid}" for rid in range(self.config.num_robots)])
 
     def _publish(self, messages: list[Message]) -> None:
-        stamp = self.get_clock().now().to_msg()
+        stamp = self._stamp(self._wire)
         for msg in messages:
-            self._pub.publish(conversions.to_coordinator_broadcast(msg, self._next_seq(), stamp))
+            self._pub.publish(conversions.to_coordinator_broadcast(msg, self._next_seq(), stamp, out=self._wire))
 
 
 def main(args: list[str] | None = None) -> int:

@@ -81,8 +81,7 @@ class RobotNode(AgentNode):
         self.get_logger().info(f"robot {self.robot_id}: {self.config.algorithm}, {layout} ({peers_text})")
 
     def _publish(self, messages: list[Message]) -> None:
-        stamp = self._wire.header.stamp  # filled in place: one clock read per batch, no new Time message
-        stamp.sec, stamp.nanosec = divmod(self.get_clock().now().nanoseconds, 10**9)
+        stamp = self._stamp(self._wire)
         for msg in messages:
             pub = self._edge_pubs.get(msg.receiver, self._state_pub)  # broadcast topics carry addressed requests too
             if self.config.transport == "digraph":
