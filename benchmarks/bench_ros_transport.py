@@ -25,12 +25,36 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this source tree, not an older install
 
 import numpy as np
+
+
+def _drive(executor: Any, matched: Callable[[], bool], kick: Callable[[], object], rnd: list[int],
+           rounds: int) -> float:
+    """Spin until every link is matched, ``kick`` the first round, spin until every node did
+    ``rounds`` rounds; the seconds after the kick (discovery excluded)."""
+    while not matched():
+        executor.spin_once(timeout_sec=0.01)
+    start = time.perf_counter()
+    kick()
+    while min(rnd) < rounds:
+        executor.spin_once(timeout_sec=0.1)
+    return time.perf_counter() - start
+
+
+def _teardown(executor: Any, nodes: list, context: Any) -> None:
+    import rclpy
+
+    executor.shutdown()
+    for node in nodes:
+        node.destroy_node()
+    rclpy.try_shutdown(context=context)
 
 
 def raw_ring(n: int, rounds: int, domain_id: int, executor_kind: str = "single") -> tuple[float, int]:
@@ -75,19 +99,11 @@ def raw_ring(n: int, rounds: int, domain_id: int, executor_kind: str = "single")
                 rnd[i] += 1
                 send(i)
 
-        while not all(p.get_subscription_count() >= 1 for ps in pubs for p in ps.values()):
-            executor.spin_once(timeout_sec=0.01)
-        start = time.perf_counter()
-        for i in range(n):
-            send(i)
-        while min(rnd) < rounds:
-            executor.spin_once(timeout_sec=0.1)
-        return time.perf_counter() - start, delivered[0]
+        seconds = _drive(executor, lambda: all(p.get_subscription_count() >= 1 for ps in pubs for p in ps.values()),
+                         lambda: [send(i) for i in range(n)], rnd, rounds)
+        return seconds, delivered[0]
     finally:
-        executor.shutdown()
-        for node in nodes:
-            node.destroy_node()
-        rclpy.try_shutdown(context=context)
+        _teardown(executor, nodes, context)
 
 
 def raw_star(n: int, rounds: int, domain_id: int, executor_kind: str = "single") -> tuple[float, int]:
@@ -149,19 +165,11 @@ def raw_star(n: int, rounds: int, domain_id: int, executor_kind: str = "single")
                         send_up(i)
             node.create_subscription(CoordinatorBroadcast, "/raw_coordinator/consensus", on_down, 10)
 
-        while not (all(p.get_subscription_count() >= 1 for p in ups) and down.get_subscription_count() >= n):
-            executor.spin_once(timeout_sec=0.01)
-        start = time.perf_counter()
-        for i in range(n):
-            send_up(i)
-        while min(rnd) < rounds:
-            executor.spin_once(timeout_sec=0.1)
-        return time.perf_counter() - start, delivered[0]
+        seconds = _drive(executor, lambda: all(p.get_subscription_count() >= 1 for p in ups)
+                         and down.get_subscription_count() >= n, lambda: [send_up(i) for i in range(n)], rnd, rounds)
+        return seconds, delivered[0]
     finally:
-        executor.shutdown()
-        for node in nodes:
-            node.destroy_node()
-        rclpy.try_shutdown(context=context)
+        _teardown(executor, nodes, context)
 
 
 def swarm_run(n: int, rounds: int, domain_id: int, executor_kind: str = "single",
