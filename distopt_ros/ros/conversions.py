@@ -98,7 +98,7 @@ def from_coordinator_broadcast(wire: CoordinatorBroadcast) -> Message:
         sender=COORDINATOR, receiver=BROADCAST, iteration=int(wire.iteration),
         algorithm=str(wire.algorithm), kind=str(wire.kind), dim=int(wire.dim),
         done=bool(wire.done), rho=float(wire.rho),
-        consensus=np.asarray(wire.consensus, dtype=float), aux=np.asarray(wire.aux, dtype=float),
+        consensus=wire.consensus, aux=wire.aux,  # copied once, frozen (as from_agent_state)
     )
 
 
