@@ -332,6 +332,15 @@ def _finite_sum(v: np.ndarray) -> bool:
         return math.isfinite(float(v.sum()))
 
 
+def vector_norm(v: np.ndarray) -> float:
+    """Euclidean norm of a 1-D vector, for residuals computed every round.
+
+    ``np.linalg.norm`` costs several times the arithmetic on the short vectors robots
+    exchange; ``math.hypot`` over the entries is also safe from overflow.
+    """
+    return math.hypot(*v.tolist()) if v.size <= 32 else math.sqrt(np.dot(v, v))
+
+
 def within_tolerance(residual: float, tolerance: float, scale: float = 1.0) -> bool:
     """``residual <= tolerance * max(1, scale)``, and False whenever either is not finite.
 

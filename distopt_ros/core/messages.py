@@ -21,7 +21,7 @@ COORDINATOR = -2
 """Sender/receiver id of the (single) coordinator of a star-form algorithm."""
 
 BLOCKS = ("primal", "dual", "consensus", "aux")
-"""Names of the float blocks a message may carry, in wire order (``Message.__post_init__`` lists them too)."""
+"""Names of the float blocks a message may carry, in wire order (``Message.__init__`` lists them too)."""
 
 
 _EMPTY = np.zeros(0)
@@ -34,17 +34,20 @@ def _empty() -> np.ndarray:
 
 
 def _frozen_block(value: object) -> np.ndarray:
-    """``value`` as a read-only 1-D float64 array that owns its data (shared as is if it already is one)."""
+    """``value`` as a read-only 1-D float64 array over data nobody can write (shared as is if it already is one).
+
+    Such an array owns its data, or views an immutable ``bytes`` copy (how wire blocks arrive).
+    """
     if type(value) is np.ndarray:
-        if not value.flags.writeable and value.base is None and value.dtype == _FLOAT and value.ndim == 1:
+        if not value.flags.writeable and value.dtype == _FLOAT and value.ndim == 1 and (
+                value.base is None or type(value.base) is bytes):
             return value  # another message's block: immutable, nobody else can write it
         if value.size == 0:
             return _EMPTY
         arr = np.array(value, dtype=float, copy=True).reshape(-1)
     elif type(value) is array.array and value.typecode == "d":  # a wire block
-        if not value:
-            return _EMPTY
-        arr = np.frombuffer(value, dtype=float).copy()
+        # A private bytes copy seen through a read-only array: immutable, one copy, no flag to set.
+        return np.frombuffer(value.tobytes(), dtype=_FLOAT) if value else _EMPTY
     else:
         if isinstance(value, list | tuple | array.array) and len(value) == 0:
             return _EMPTY
@@ -71,7 +74,7 @@ def seal(arr: np.ndarray) -> np.ndarray:
     return arr
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Message:
     """One payload for one algorithm round.
 
@@ -97,16 +100,20 @@ class Message:
     bit_cost: int = 0
     """Bits this payload costs on the air when it is not plain float64 (0 = 64 per float)."""
 
-    def __post_init__(self) -> None:
-        # Unrolled over BLOCKS: this runs for every message sent and received.
-        if self.primal is not _EMPTY:
-            object.__setattr__(self, "primal", _frozen_block(self.primal))
-        if self.dual is not _EMPTY:
-            object.__setattr__(self, "dual", _frozen_block(self.dual))
-        if self.consensus is not _EMPTY:
-            object.__setattr__(self, "consensus", _frozen_block(self.consensus))
-        if self.aux is not _EMPTY:
-            object.__setattr__(self, "aux", _frozen_block(self.aux))
+    def __init__(self, sender: int, receiver: int, iteration: int, algorithm: str, kind: str, dim: int,
+                 primal: object = _EMPTY, dual: object = _EMPTY, consensus: object = _EMPTY,
+                 aux: object = _EMPTY, done: bool = False, converged_rounds: int = 0, rho: float = 0.0,
+                 bit_cost: int = 0) -> None:
+        # Written by hand (the dataclass's frozen __init__ sets each field through
+        # object.__setattr__): every message sent and received is built here. The instance is
+        # still frozen: attribute assignment raises FrozenInstanceError.
+        self.__dict__.update(
+            sender=sender, receiver=receiver, iteration=iteration, algorithm=algorithm, kind=kind, dim=dim,
+            primal=primal if primal is _EMPTY else _frozen_block(primal),
+            dual=dual if dual is _EMPTY else _frozen_block(dual),
+            consensus=consensus if consensus is _EMPTY else _frozen_block(consensus),
+            aux=aux if aux is _EMPTY else _frozen_block(aux),
+            done=done, converged_rounds=converged_rounds, rho=rho, bit_cost=bit_cost)
 
     def blocks(self) -> dict[str, np.ndarray]:
         """The float blocks by name."""

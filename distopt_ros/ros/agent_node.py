@@ -22,12 +22,14 @@ so that combination is refused; so is loss on a digraph (no reverse link to ask 
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from rcl_interfaces.msg import SetParametersResult
+from rclpy.clock import JumpThreshold
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.publisher import Publisher
@@ -72,6 +74,13 @@ class AgentNode(Node):
         self._stalled_round = -1
         self._history: dict[int, list[Message]] = {}
         self._delayed: list[Any] = []
+        # Stamps read the system clock directly unless simulated time (use_sim_time) drives the
+        # node clock; rclpy's Clock.now() costs about as much as the rest of a small send.
+        clock = self.get_clock()
+        self._sim_time = clock.ros_time_is_active
+        self._clock_switch = clock.create_jump_callback(
+            JumpThreshold(min_forward=None, min_backward=None, on_clock_change=True),
+            post_callback=self._on_clock_change)
 
     # ------------------------------------------------------------------ wiring
     def _configure_transport(self, transport: dict[str, Any], seed: int) -> None:
@@ -374,14 +383,19 @@ class AgentNode(Node):
     def _publish(self, messages: list[Message]) -> None:
         raise NotImplementedError
 
+    def _on_clock_change(self, jump: Any) -> None:
+        self._sim_time = self.get_clock().ros_time_is_active
+
     def _stamp(self, wire: Any) -> Any:
-        """Stamp ``wire``'s header with the node clock, in place, and return the stamp.
+        """Stamp ``wire``'s header with the node clock's time, in place, and return the stamp.
 
         A node reuses one outgoing message object (publishing serializes it at once), so a
-        batch costs one clock read and no new ``Time`` message.
+        batch costs one clock read and no new ``Time`` message. Without simulated time the
+        node's ROS clock is the system clock, read here without building an rclpy ``Time``.
         """
         stamp = wire.header.stamp
-        stamp.sec, stamp.nanosec = divmod(self.get_clock().now().nanoseconds, 10**9)
+        now = self.get_clock().now().nanoseconds if self._sim_time else time.time_ns()
+        stamp.sec, stamp.nanosec = divmod(now, 10**9)
         return stamp
 
     # ------------------------------------------------------------------ status

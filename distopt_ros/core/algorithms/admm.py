@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import networkx as nx
 import numpy as np
 
-from distopt_ros.core.agent import Agent, ToleranceStopper, within_tolerance
+from distopt_ros.core.agent import Agent, ToleranceStopper, vector_norm, within_tolerance
 from distopt_ros.core.graphs import Graph
 from distopt_ros.core.messages import BROADCAST, COORDINATOR, Message, freeze, seal
 from distopt_ros.core.problems import LocalObjective
@@ -47,13 +47,14 @@ class ConsensusADMMAgent(Agent):
 
     def _update(self, inbox: dict[int, Message]) -> None:
         msg = inbox[COORDINATOR]
-        self.z = np.array(msg.consensus)
-        self.y = self.y + self.rho * (self.x - self.z)
+        self.z = msg.consensus  # read-only, like every message block
+        # x and y are sealed (made read-only) fresh results: the next proposal shares them, no copy.
+        self.y = seal(self.y + self.rho * (self.x - self.z))
         if msg.rho > 0:  # the penalty for the next x-update (residual balancing or live re-tuning)
             self.rho = msg.rho
-        x_new = self.objective.prox(self.z - self.y / self.rho, self.rho)
-        self.primal_residual = float(np.linalg.norm(self.x - self.z))
-        self.dual_residual = float(self.rho * np.linalg.norm(x_new - self.x))
+        x_new = seal(self.objective.prox(self.z - self.y / self.rho, self.rho))
+        self.primal_residual = vector_norm(self.x - self.z)
+        self.dual_residual = self.rho * vector_norm(x_new - self.x)
         self.x = x_new
 
     def estimate(self) -> np.ndarray:
@@ -175,15 +176,14 @@ class RelaxedADMMAgent(Agent):
 
     def _update(self, inbox: dict[int, Message]) -> None:
         keep, take = 1 - self.alpha, self.alpha
-        for j in self.neighbors:
-            msg = inbox.get(j)
-            if msg is not None:
-                self.z[j] = keep * self.z[j] + take * msg.consensus
-        x_new = self._primal()
-        scale = max(1.0, _norm(x_new))
-        disagreement = max((_norm(x_new - inbox[j].primal) for j in inbox), default=0.0)
+        z = self.z
+        for j, msg in inbox.items():  # only neighbours' messages are accepted
+            z[j] = keep * z[j] + take * msg.consensus
+        x_new = seal(self._primal())  # read-only: _outgoing's freeze then shares it without a copy
+        scale = max(1.0, vector_norm(x_new))
+        disagreement = max([vector_norm(x_new - msg.primal) for msg in inbox.values()], default=0.0)
         self.primal_residual = disagreement
-        step = _norm(x_new - self.x)
+        step = vector_norm(x_new - self.x)
         self.dual_residual = self.rho * step
         local_ok = within_tolerance(max(disagreement, step), self.tolerance, scale)
         self.x = x_new
@@ -202,11 +202,6 @@ class RelaxedADMMAgent(Agent):
             self.rho = positive(value, "rho")
         else:
             self.alpha = in_open_interval(value, "alpha", 0.0, 1.0)
-
-
-def _norm(v: np.ndarray) -> float:
-    """Euclidean norm of a small vector (``np.linalg.norm`` costs more than the arithmetic here)."""
-    return math.sqrt(float(np.dot(v, v)))
 
 
 def admm_optimal_rho_equal_curvature(curvature: float) -> tuple[float, float]:
