@@ -59,3 +59,31 @@ def test_non_finite_blocks_are_rejected_on_both_summation_paths(dim, bad):
     assert agent.receive(msg) == "non_finite"
     good = _msg(dim=dim, primal=np.zeros(dim), consensus=np.ones(dim))
     assert agent.receive(good) is None
+
+
+def test_a_message_is_frozen_and_a_wire_block_is_an_immutable_private_copy():
+    import dataclasses
+
+    wire = array.array("d", [1.0, 2.0])
+    m = _msg(primal=wire)
+    wire[0] = 99.0  # the wire message's own array: the core message does not see it
+    assert m.primal.tolist() == [1.0, 2.0] and not m.primal.flags.writeable
+    with pytest.raises(ValueError):
+        m.primal.setflags(write=True)  # it views bytes: nobody can make it writable again
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        m.iteration = 5  # type: ignore[misc]
+    assert _msg(consensus=m.primal).consensus is m.primal  # passed on without another copy
+    changed = dataclasses.replace(m, dual=[3.0, 4.0])
+    assert changed.dual.tolist() == [3.0, 4.0] and changed.primal is m.primal and changed.iteration == 0
+
+
+@pytest.mark.parametrize("dim", [2, 40])  # a short vector goes through math.hypot, a long one through numpy
+def test_vector_norm_matches_numpy_and_keeps_infinity_and_nan(dim):
+    from distopt_ros.core.agent import vector_norm
+
+    v = np.random.default_rng(dim).normal(size=dim)
+    assert vector_norm(v) == pytest.approx(float(np.linalg.norm(v)), rel=1e-14)
+    v[0] = np.inf
+    assert vector_norm(v) == np.inf
+    v[0] = np.nan
+    assert np.isnan(vector_norm(v))

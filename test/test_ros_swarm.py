@@ -98,6 +98,34 @@ def test_robot_node_refuses_out_of_range_parameter_by_name():
     assert "alpha" in proc.stderr
 
 
+def test_message_stamps_follow_the_node_clock_with_and_without_sim_time(domain_id):
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.parameter import Parameter
+
+    from distopt_ros.msg import AgentState
+    from distopt_ros.ros.robot_node import RobotNode
+
+    context = Context()
+    rclpy.init(context=context, domain_id=domain_id)
+    try:
+        params = [Parameter("algorithm", value="radmm"), Parameter("num_robots", value=4),
+                  Parameter("robot_id", value=0)]
+        node = RobotNode(namespace="robot_0", context=context, parameter_overrides=params)
+        wire = AgentState()
+        before = time.time_ns()
+        stamp = node._stamp(wire)
+        assert before <= stamp.sec * 10**9 + stamp.nanosec <= time.time_ns()  # the system clock
+        node.set_parameters([Parameter("use_sim_time", value=True)])  # no /clock yet: simulated time is 0
+        stamp = node._stamp(wire)
+        assert (stamp.sec, stamp.nanosec) == (0, 0) and wire.header.stamp is stamp
+        node.set_parameters([Parameter("use_sim_time", value=False)])
+        assert node._stamp(wire).sec >= before // 10**9
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=context)
+
+
 def test_malformed_and_foreign_messages_are_rejected_without_touching_state(domain_id):
     import rclpy
     from rclpy.context import Context

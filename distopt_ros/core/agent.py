@@ -65,6 +65,8 @@ class Agent:
         """The ``dim`` stamped on messages: the size of the shared quantity (may differ from ``dim``)."""
         self.max_iterations = at_least(max_iterations, "max_iterations", 1)
         self.expected = {int(s): dict(sizes) for s, sizes in expected.items()}
+        self._block_sizes: dict[int, tuple[int, ...]] = {}
+        """Per sender, the expected size of each block in ``BLOCKS`` order (filled as senders are first heard)."""
         self.iteration = 0
         self.done = False
         self.converged = False
@@ -131,7 +133,10 @@ class Agent:
         if self.asynchronous:
             self._fresh.add(msg.sender)
         else:
-            self._inbox.setdefault(msg.iteration, {})[msg.sender] = msg
+            got = self._inbox.get(msg.iteration)
+            if got is None:
+                got = self._inbox[msg.iteration] = {}
+            got[msg.sender] = msg
         self.stats.received += 1
         return None
 
@@ -176,9 +181,10 @@ class Agent:
         if self.asynchronous:
             return True
         got = self._inbox.get(self.iteration)
+        awaited = self.awaited()
         if got is None:
-            return not self.awaited()
-        return all(s in got for s in self.awaited())
+            return not awaited
+        return len(got) >= len(awaited) and all([s in got for s in awaited])  # the count: a cheap "not yet"
 
     def step(self) -> list[Message]:
         """Consume the current round's messages, advance one round, return what to send."""
@@ -193,7 +199,7 @@ class Agent:
         self.iteration += 1
         if self.record:
             self.trajectory.append(self.estimate().copy())
-        flood = self._peer_done or any(m.done for m in inbox.values())
+        flood = self._peer_done or any([m.done for m in inbox.values()])
         if self._stop_next or flood:
             self.converged = True
         if self._stop_next or flood or self.iteration >= self.max_iterations:
@@ -286,24 +292,21 @@ class Agent:
         return out
 
     def _check(self, msg: Message) -> str | None:
-        sizes = self.expected.get(msg.sender)
+        sizes = self._block_sizes.get(msg.sender)
         if sizes is None:
-            return "unknown_sender"
-        if msg.receiver not in (self.agent_id, BROADCAST):
+            if msg.sender not in self.expected:
+                return "unknown_sender"
+            sizes = self._block_sizes[msg.sender] = tuple(self.expected[msg.sender].get(b, 0) for b in BLOCKS)
+        if msg.receiver != self.agent_id and msg.receiver != BROADCAST:
             return "wrong_receiver"
         if msg.algorithm != self.algorithm:
             return "wrong_algorithm"
         if msg.dim != self.wire_dim:
             return "wrong_dimension"
-        finite = math.isfinite(msg.rho)
-        for name in BLOCKS:
-            v = getattr(msg, name)
-            n = v.size
-            if n != sizes.get(name, 0):
-                return "wrong_dimension"
-            if n and finite:
-                finite = _finite_sum(v)
-        if not finite:
+        blocks = (msg.primal, msg.dual, msg.consensus, msg.aux)  # BLOCKS order
+        if (blocks[0].size, blocks[1].size, blocks[2].size, blocks[3].size) != sizes:
+            return "wrong_dimension"
+        if not (math.isfinite(msg.rho) and all([_finite_sum(v) for v in blocks if v.size])):
             return "non_finite"
         if self.asynchronous:
             last = self._latest.get(msg.sender)
