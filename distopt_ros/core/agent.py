@@ -303,10 +303,14 @@ class Agent:
             return "wrong_algorithm"
         if msg.dim != self.wire_dim:
             return "wrong_dimension"
-        blocks = (msg.primal, msg.dual, msg.consensus, msg.aux)  # BLOCKS order
-        if (blocks[0].size, blocks[1].size, blocks[2].size, blocks[3].size) != sizes:
+        # Unrolled over BLOCKS: this runs for every message received.
+        primal, dual, consensus, aux = msg.primal, msg.dual, msg.consensus, msg.aux
+        n_primal, n_dual, n_consensus, n_aux = sizes
+        if primal.size != n_primal or dual.size != n_dual or consensus.size != n_consensus or aux.size != n_aux:
             return "wrong_dimension"
-        if not (math.isfinite(msg.rho) and all([_finite_sum(v) for v in blocks if v.size])):
+        if not math.isfinite(msg.rho) or (n_primal and not _finite_sum(primal)) or (
+                n_dual and not _finite_sum(dual)) or (n_consensus and not _finite_sum(consensus)) or (
+                n_aux and not _finite_sum(aux)):
             return "non_finite"
         if self.asynchronous:
             last = self._latest.get(msg.sender)

@@ -27,6 +27,8 @@ BLOCKS = ("primal", "dual", "consensus", "aux")
 _EMPTY = np.zeros(0)
 _EMPTY.setflags(write=False)
 _FLOAT = np.dtype(float)
+"""Native float64. Compared by identity on the hot path: numpy keeps one instance per builtin
+type, and a float64 of another byte order merely takes the copying path."""
 
 
 def _empty() -> np.ndarray:
@@ -39,7 +41,7 @@ def _frozen_block(value: object) -> np.ndarray:
     Such an array owns its data, or views an immutable ``bytes`` copy (how wire blocks arrive).
     """
     if type(value) is np.ndarray:
-        if not value.flags.writeable and value.dtype == _FLOAT and value.ndim == 1 and (
+        if not value.flags.writeable and value.dtype is _FLOAT and value.ndim == 1 and (
                 value.base is None or type(value.base) is bytes):
             return value  # another message's block: immutable, nobody else can write it
         if value.size == 0:
@@ -47,7 +49,7 @@ def _frozen_block(value: object) -> np.ndarray:
         arr = np.array(value, dtype=float, copy=True).reshape(-1)
     elif type(value) is array.array and value.typecode == "d":  # a wire block
         # A private bytes copy seen through a read-only array: immutable, one copy, no flag to set.
-        return np.frombuffer(value.tobytes(), dtype=_FLOAT) if value else _EMPTY
+        return np.frombuffer(value.tobytes()) if value else _EMPTY  # float64 is frombuffer's default
     else:
         if isinstance(value, list | tuple | array.array) and len(value) == 0:
             return _EMPTY
@@ -69,7 +71,7 @@ def seal(arr: np.ndarray) -> np.ndarray:
     Only for a temporary that nothing else references (the result of an expression); any
     other array is left as it is and the message copies it.
     """
-    if type(arr) is np.ndarray and arr.base is None and arr.dtype == _FLOAT and arr.ndim == 1:
+    if type(arr) is np.ndarray and arr.base is None and arr.dtype is _FLOAT and arr.ndim == 1:
         arr.setflags(write=False)
     return arr
 

@@ -85,7 +85,9 @@ class QuadraticObjective(LocalObjective):
         if cache is None or cache[0] != t:
             cache = (t, np.linalg.inv(self.precision + t * np.eye(self.dim)), self.precision @ self.mean)
             object.__setattr__(self, "_prox_cache", cache)
-        return cache[1].dot(cache[2] + t * np.asarray(v, dtype=float))  # ndarray.dot: a third of @'s call cost
+        if type(v) is not np.ndarray:
+            v = np.asarray(v, dtype=float)
+        return cache[1].dot(cache[2] + t * v)  # ndarray.dot: a third of @'s call cost
 
 
 @dataclass(frozen=True)

@@ -52,8 +52,11 @@ _EMPTY_WIRE = array.array("d")
 
 
 def _wire_block(value: np.ndarray) -> array.array:
-    """A float block as the ``array('d')`` a float64[] field holds (one buffer copy, not a loop over entries)."""
-    return array.array("d", np.asarray(value, dtype=np.float64).tobytes()) if len(value) else _EMPTY_WIRE
+    """A message's float block (a float64 vector, see ``Message``) as the ``array('d')`` a float64[] field holds.
+
+    One buffer copy, not a loop over entries.
+    """
+    return array.array("d", value.tobytes()) if len(value) else _EMPTY_WIRE
 
 
 def from_agent_state(wire: AgentState, receiver: int) -> Message:

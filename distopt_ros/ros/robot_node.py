@@ -54,6 +54,7 @@ class RobotNode(AgentNode):
         self._wire = AgentState()  # reused for every send: publish serializes it on the spot
         self._state_pub = None
         transport = self.config.transport
+        self._digraph = transport == "digraph"
         peers = sorted(s for s in self.agent.expected if s != COORDINATOR)
         if transport == "star":
             self._subscribe(CoordinatorBroadcast, f"{parent}/coordinator/consensus",
@@ -84,7 +85,7 @@ class RobotNode(AgentNode):
         stamp = self._stamp(self._wire)
         for msg in messages:
             pub = self._edge_pubs.get(msg.receiver, self._state_pub)  # broadcast topics carry addressed requests too
-            if self.config.transport == "digraph":
+            if self._digraph:
                 pub.publish(conversions.to_quantized_payload(msg, self._next_seq(), stamp,
                                                              self.config.quantization_level, self.agent.outer))
             else:

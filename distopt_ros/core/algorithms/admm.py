@@ -48,12 +48,13 @@ class ConsensusADMMAgent(Agent):
     def _update(self, inbox: dict[int, Message]) -> None:
         msg = inbox[COORDINATOR]
         self.z = msg.consensus  # read-only, like every message block
+        gap = self.x - self.z
         # x and y are sealed (made read-only) fresh results: the next proposal shares them, no copy.
-        self.y = seal(self.y + self.rho * (self.x - self.z))
+        self.y = seal(self.y + self.rho * gap)
         if msg.rho > 0:  # the penalty for the next x-update (residual balancing or live re-tuning)
             self.rho = msg.rho
         x_new = seal(self.objective.prox(self.z - self.y / self.rho, self.rho))
-        self.primal_residual = vector_norm(self.x - self.z)
+        self.primal_residual = vector_norm(gap)
         self.dual_residual = self.rho * vector_norm(x_new - self.x)
         self.x = x_new
 
