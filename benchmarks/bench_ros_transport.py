@@ -15,7 +15,7 @@ clock starts once every node has started its first round (discovery excluded).
 
     python benchmarks/bench_ros_transport.py [--sizes 4 10 25 100] [--patterns ring star]
                                              [--executors events single] [--rounds 1000]
-                                             [--repeats 3] [--out FILE]
+                                             [--repeats 5] [--out FILE]
 """
 
 from __future__ import annotations
@@ -228,7 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--executors", nargs="+", default=["events", "single"], choices=["events", "single"],
                     help="rclpy executors to measure (the embedded runner's default first)")
     ap.add_argument("--rounds", type=int, default=1000, help="rounds per run (100 robots: a quarter of it)")
-    ap.add_argument("--repeats", type=int, default=3, help="raw/swarm pairs per size; medians are reported")
+    ap.add_argument("--repeats", type=int, default=5,
+                    help="raw/swarm pairs per size; medians are reported (this VM scatters by +-20 %% per run)")
     ap.add_argument("--domain-id", type=int, default=170)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "ros_transport.md"))
     args = ap.parse_args(argv)

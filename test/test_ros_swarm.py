@@ -433,3 +433,18 @@ def test_extragradient_converges_over_dds_where_descent_ascent_cycles(domain_id)
     assert eg.finished and gda.finished
     assert eg.max_error < 1e-3  # 3e-5 after 2000 rounds in the simulator
     assert gda.max_error > 0.1  # still cycling (0.26 in the simulator)
+
+
+@pytest.mark.parametrize("pattern", ["ring", "star"])
+def test_transport_benchmark_measures_both_sides_of_a_pattern(domain_id, pattern):
+    """The benchmark script still runs (tiny sizes): a row holds both sides' rates and costs and their ratio."""
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
+    try:
+        import bench_ros_transport as bench
+    finally:
+        sys.path.pop(0)
+    row = bench.measure(4, 30, 1, domain_id, "events", pattern)
+    name, executor, n, rounds, sw_rate, sw_cost, raw_rate, raw_cost, ratio = row
+    assert (name, executor, n, rounds) == (pattern, "events", 4, 30)
+    assert min(sw_rate, sw_cost, raw_rate, raw_cost) > 0
+    assert ratio == pytest.approx(sw_cost / raw_cost)

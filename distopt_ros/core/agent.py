@@ -65,6 +65,7 @@ class Agent:
         """The ``dim`` stamped on messages: the size of the shared quantity (may differ from ``dim``)."""
         self.max_iterations = at_least(max_iterations, "max_iterations", 1)
         self.expected = {int(s): dict(sizes) for s, sizes in expected.items()}
+        self._all_senders = tuple(self.expected)
         self._block_sizes: dict[int, tuple[int, ...]] = {}
         """Per sender, the expected size of each block in ``BLOCKS`` order (filled as senders are first heard)."""
         self.iteration = 0
@@ -162,7 +163,7 @@ class Agent:
 
     def awaited(self) -> tuple[int, ...]:
         """Senders whose message the current synchronous round needs (all expected, by default)."""
-        return tuple(self.expected)
+        return self._all_senders
 
     def missing(self) -> list[int]:
         """Awaited senders whose message for the current round has not arrived (sync protocol).

@@ -106,10 +106,12 @@ class ConsensusADMMCoordinator(Agent):
         ids = sorted(inbox)
         x = np.array([inbox[i].primal for i in ids])
         y = np.array([inbox[i].dual for i in ids])
-        z_new = np.mean(x + y / self.rho, axis=0)
+        # The mean as sum / count (what np.mean computes, without its dispatch); sealed, so the
+        # broadcast shares it.
+        z_new = seal((x + y / self.rho).sum(axis=0) / len(ids))
         n, dim = self.num_robots, self.dim
-        self.primal_residual = float(np.sqrt(np.sum((x - z_new) ** 2)))
-        self.dual_residual = float(np.sqrt(n) * self.rho * np.linalg.norm(z_new - self.z))
+        self.primal_residual = vector_norm((x - z_new).ravel())
+        self.dual_residual = math.sqrt(n) * self.rho * vector_norm(z_new - self.z)
         self.z = z_new
         if self.tolerance > 0:
             base = np.sqrt(n * dim) * self.tolerance
