@@ -15,6 +15,8 @@ import numpy as np
 
 from distopt_ros.core.validation import as_finite_array, require_positive_definite
 
+_FLOAT64 = np.dtype(float)
+
 
 class LocalObjective:
     """A private convex cost ``f_i(x)`` of one agent, ``x`` in R^dim."""
@@ -85,7 +87,7 @@ class QuadraticObjective(LocalObjective):
         if cache is None or cache[0] != t:
             cache = (t, np.linalg.inv(self.precision + t * np.eye(self.dim)), self.precision @ self.mean)
             object.__setattr__(self, "_prox_cache", cache)
-        if type(v) is not np.ndarray:
+        if type(v) is not np.ndarray or v.dtype is not _FLOAT64:  # lists, ints, float32: computed in float64
             v = np.asarray(v, dtype=float)
         return cache[1].dot(cache[2] + t * v)  # ndarray.dot: a third of @'s call cost
 
