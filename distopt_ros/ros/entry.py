@@ -38,6 +38,13 @@ EXECUTORS = ("single", "events")
 """Executors a swarm process can spin: rclpy's ``SingleThreadedExecutor`` or the ``EventsExecutor``."""
 
 
+def check_executor(kind: str) -> str:
+    """``kind`` if it names one of :data:`EXECUTORS`; ValueError naming the choices otherwise."""
+    if kind not in EXECUTORS:
+        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {kind!r}")
+    return kind
+
+
 def make_executor(kind: str, context: Any) -> Any:
     """The executor named ``kind`` for ``context`` (``executor`` parameter / ``--executor``).
 
@@ -47,12 +54,10 @@ def make_executor(kind: str, context: Any) -> Any:
     middleware callbacks instead, so a process hosting many robots pays per event, not per
     entity. Both run the same nodes and callbacks.
     """
-    if kind == "single":
+    if check_executor(kind) == "single":
         from rclpy.executors import SingleThreadedExecutor
 
         return SingleThreadedExecutor(context=context)
-    if kind == "events":
-        from rclpy.experimental import EventsExecutor
+    from rclpy.experimental import EventsExecutor
 
-        return EventsExecutor(context=context)
-    raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {kind!r}")
+    return EventsExecutor(context=context)

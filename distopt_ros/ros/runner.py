@@ -129,12 +129,11 @@ def run_swarm(params: dict[str, Any], mode: str = "single", timeout: float = 120
     from distopt_ros.msg import RobotStatus
     from distopt_ros.ros.conversions import status_to_dict
     from distopt_ros.ros.coordinator_node import CoordinatorNode
-    from distopt_ros.ros.entry import EXECUTORS, make_executor
+    from distopt_ros.ros.entry import check_executor, make_executor
     from distopt_ros.ros.qos import status_qos
     from distopt_ros.ros.robot_node import RobotNode
 
-    if executor not in EXECUTORS:
-        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+    check_executor(executor)  # before any DDS participant exists
     reference = reference_solution(cfg)
     context = Context()
     rclpy.init(context=context, domain_id=domain_id)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from distopt_ros.core.agent import Agent, ToleranceStopper, within_tolerance
+from distopt_ros.core.agent import Agent, ToleranceStopper, vector_norm, within_tolerance
 from distopt_ros.core.messages import Message, freeze, seal
 from distopt_ros.core.problems import LocalObjective
 from distopt_ros.core.validation import as_finite_array, in_open_interval, positive
@@ -67,13 +67,13 @@ class ATGAgent(Agent):
         for j, msg in inbox.items():
             self.z[j] = (1 - self.alpha) * self.z[j] + self.alpha * np.asarray(msg.consensus)
         x_new = self.x + self.gamma * (self.y - self.x - self.delta * self.s)
-        moved = float(np.linalg.norm(x_new - self.x))
-        disagreement = max((float(np.linalg.norm(x_new - m.primal)) for m in inbox.values()), default=0.0)
+        moved = vector_norm(x_new - self.x)
+        disagreement = max([vector_norm(x_new - m.primal) for m in inbox.values()], default=0.0)
         self.primal_residual = disagreement
         self.dual_residual = moved
         self.x = x_new
         self._track()
-        ok = within_tolerance(max(moved, disagreement), self.tolerance, float(np.linalg.norm(x_new)))
+        ok = within_tolerance(max(moved, disagreement), self.tolerance, vector_norm(x_new))
         if self.stopper.update(ok, self.peer_counts(inbox)):
             self.request_stop()
 
