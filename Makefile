@@ -1,8 +1,14 @@
 # Two commands for a fresh machine: `make demo` and `make test` (both set up what is missing).
 SHELL := /bin/bash
 ENV := source scripts/env.sh
+# The ROS 2 distro of every target: jazzy (default) or kilted, as `make test DISTRO=kilted` or
+# DISTOPT_ROS_DISTRO=kilted in the environment; each has its own venv and build space.
+DISTROS := jazzy kilted
+ifneq ($(DISTRO),)
+export DISTOPT_ROS_DISTRO := $(DISTRO)
+endif
 
-.PHONY: setup demo test lint sim clean
+.PHONY: setup demo test test-all lint sim clean
 
 setup:
 	@bash scripts/setup_env.sh
@@ -13,6 +19,10 @@ demo: setup
 test: setup
 	@$(ENV) && python -m pytest test
 
+# The whole suite on every supported distro, one after the other (what CI runs).
+test-all:
+	@set -e; for d in $(DISTROS); do echo "== make test DISTRO=$$d"; $(MAKE) --no-print-directory test DISTRO=$$d; done
+
 lint: setup
 	@$(ENV) && ruff check distopt_ros test launch scripts/robot_node scripts/coordinator_node scripts/distopt_swarm scripts/target_node scripts/kinematics_node scripts/tracking_node scripts/visualization_node scripts/distopt_tracking scripts/tracking_coordinator setup.py
 
@@ -20,4 +30,4 @@ sim: setup
 	@$(ENV) && python -m distopt_ros.sim.cli --config config/consensus.yaml
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-*

