@@ -129,7 +129,7 @@ def aladin_problem(num_agents: int = 8, seed: int = 8) -> Problem:
 
 
 def run_library(quick: bool) -> list[dict[str, str]]:
-    """Price coordination, seed 003, ALADIN and federated learning on their own test problems."""
+    """Price coordination, constraint-coupled primal-dual, ALADIN and federated learning on their own test problems."""
     from distopt_ros.core.algorithms.aladin import qudrc_swarm, rcaladin_swarm
     from distopt_ros.core.algorithms.coupled import coupled_swarm, microgrid_problem
     from distopt_ros.core.algorithms.federated import fed_swarm
@@ -139,28 +139,28 @@ def run_library(quick: bool) -> list[dict[str, str]]:
     rows: list[dict[str, str]] = []
     lossy = NetworkModel(loss="bernoulli", loss_probability=0.3, activation_probability=0.5, seed=7)
     t2 = ResourceProblem([QuadraticCost([1.0]), QuadraticCost([2.0]), QuadraticCost([4.0])], 7.0)
-    t2b = ResourceProblem([LinearCost([b], 0.0, 3.0) for b in (1.0, 2.0, 3.0)], 5.0)
+    linear_box = ResourceProblem([LinearCost([b], 0.0, 3.0) for b in (1.0, 2.0, 3.0)], 5.0)
     for name, problem, mode, step, rounds, opt in (
         ("dual ascent", t2, "dual", 0.2, 200, np.array([4.0, 2.0, 1.0])),
         ("dual ascent", t2, "dual", 1 / 1.75, 5, np.array([4.0, 2.0, 1.0])),
-        ("gradient descent-ascent", t2b, "gda", 0.1, 20_000, np.array([3.0, 2.0, 0.0])),
-        ("extragradient", t2b, "extragradient", 0.1, 20_000, np.array([3.0, 2.0, 0.0])),
+        ("gradient descent-ascent", linear_box, "gda", 0.1, 20_000, np.array([3.0, 2.0, 0.0])),
+        ("extragradient", linear_box, "extragradient", 0.1, 20_000, np.array([3.0, 2.0, 0.0])),
     ):
         agents = price_swarm(problem, mode, step, rounds)
         err = {"err": lambda a, o=opt: float(np.max(np.abs(np.array([float(a[i].y[0]) for i in range(3)]) - o)))}
         res = simulate(agents, metrics=err)
         res.error_history = res.extra_history["err"]
-        pname = "T2 (quadratic)" if problem is t2 else "T2b (linear, capacity box)"
+        pname = "T2 (quadratic)" if problem is t2 else "linear costs, capacity box (N=3)"
         rows.append(row(name, f"step={step:.4g}", pname, res, "auctioneer"))
     mg = microgrid_problem(seed=0)
     xs, _lam = mg.solve()
     graph = make_graph("ring", len(mg.objectives))
-    for label, net in (("Algorithm 1 (sync)", None), ("Algorithm 2, 30% loss, 50% activation", lossy)):
+    for label, net in (("synchronous", None), ("asynchronous, 30% loss, 50% activation", lossy)):
         agents = coupled_swarm(mg, graph, gamma=0.1, max_iterations=10**6)
         err = {"err": lambda a: max(float(np.linalg.norm(a[i].x - xs[i])) for i in range(len(xs)))}
         res = simulate(agents, network=net, max_rounds=3000 if quick else 8000, metrics=err)
         res.error_history = res.extra_history["err"]
-        rows.append(row("seed 003 coupled", f"{label}, gamma=0.1", "microgrid (5 EPC + grid, n=5)", res))
+        rows.append(row("coupled", f"{label}, gamma=0.1", "microgrid (5 EPC + grid, n=5)", res))
     # RC-ALADIN (coordinator, float64) and QuDRC-ALADIN (digraph, integers) against float64 edge ADMM.
     problem = aladin_problem()
     objs = list(problem.objectives)

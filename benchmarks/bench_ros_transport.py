@@ -109,7 +109,7 @@ def raw_ring(n: int, rounds: int, domain_id: int, executor_kind: str = "single")
 def raw_star(n: int, rounds: int, domain_id: int, executor_kind: str = "single") -> tuple[float, int]:
     """Raw rclpy star ping-pong: robots send to a coordinator, which answers all once it has every robot's message.
 
-    The consensus ADMM pattern (section 7) with the same types as the swarm: ``AgentState``
+    The global consensus ADMM pattern (coordinator form) with the same types as the swarm: ``AgentState``
     up on ``/raw_<i>/state``, one ``CoordinatorBroadcast`` down on ``/raw_coordinator/consensus``.
     """
     import rclpy

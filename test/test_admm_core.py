@@ -17,11 +17,11 @@ C = [4.0, 1.0, 2.0, -1.0]
 
 
 def t1_objectives():
-    """Test problem T1 of ALGORITHMS.md section 0 (x* = 0.8)."""
+    """Problem T1 of docs/algorithms.md, "Small reference problems" (x* = 0.8)."""
     return [QuadraticObjective(np.array([[a]]), np.array([c])) for a, c in zip(A, C, strict=True)]
 
 
-def test_relaxed_admm_golden_iterates_section_8_2():
+def test_relaxed_admm_golden_iterates():
     objs = t1_objectives()
     g = make_graph("path", 4)
     agents = {i: RelaxedADMMAgent(i, objs[i], g.neighbors(i), rho=1.0, alpha=0.5, max_iterations=2, record=True)
@@ -33,7 +33,7 @@ def test_relaxed_admm_golden_iterates_section_8_2():
     np.testing.assert_allclose(x[2], [2.275, 1.6225, 1.078, -0.372], atol=1e-12)
 
 
-def test_relaxed_admm_error_at_100_iterations_section_8_2():
+def test_relaxed_admm_error_at_100_iterations():
     objs = t1_objectives()
     g = make_graph("path", 4)
     for alpha, expected in ((0.5, 2.9e-6), (0.8, 2.9e-10)):
@@ -43,7 +43,7 @@ def test_relaxed_admm_error_at_100_iterations_section_8_2():
         assert expected / 3 < err < expected * 3
 
 
-def test_global_admm_golden_iterates_section_7():
+def test_global_admm_golden_iterates():
     objs = t1_objectives()
     agents = {i: ConsensusADMMAgent(i, objs[i], rho=1.0, max_iterations=3, record=True) for i in range(4)}
     agents[COORDINATOR] = ConsensusADMMCoordinator(4, 1, rho=1.0, max_iterations=3, record=True)

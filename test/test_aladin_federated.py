@@ -1,4 +1,4 @@
-"""RC-ALADIN, QuDRC-ALADIN with quantized averaging (section 11) and federated learning (sections 12-15)."""
+"""RC-ALADIN, QuDRC-ALADIN with quantized averaging, and federated learning (see docs/algorithms.md)."""
 
 import networkx as nx
 import numpy as np
@@ -48,7 +48,7 @@ def run_averaging(values, delta, digraph, diameter, seed=0, watchdog=100_000):
     raise AssertionError("watchdog")
 
 
-# ----------------------------------------------------------------------------- section 11.2
+# ----------------------------------------------------------------------------- RC-ALADIN with a coordinator
 def test_rcaladin_golden_and_limit():
     agents = rcaladin_swarm(T1, rho=2.0, max_iterations=60, record=True)
     simulate(agents)
@@ -69,7 +69,7 @@ def test_rcaladin_equal_curvature_one_step():
     assert agents[COORDINATOR].trajectory[1][0] == pytest.approx(np.mean(c), abs=1e-14)
 
 
-# ----------------------------------------------------------------------------- section 11.4
+# ----------------------------------------------------------------------------- finite-time quantized averaging
 @pytest.mark.parametrize("delta,expected", [(0.1, 0.5), (0.01, 0.62), (0.001, 0.629)])
 def test_quantized_averaging_golden(delta, expected):
     values = [0.31, -1.27, 2.05, 0.66, 1.40]
@@ -142,7 +142,7 @@ def test_qudrc_watchdog_fires():
         simulate(agents)
 
 
-# ----------------------------------------------------------------------------- sections 12-15
+# ----------------------------------------------------------------------------- federated learning
 @pytest.mark.parametrize("epochs,expected", [(1, 3.0), (2, 2.914286), (5, 2.680532), (20, 2.128651)])
 def test_fedavg_drift_fixed_point(epochs, expected):
     agents = fed_swarm(T3, 400, epochs, 0.1)

@@ -1,4 +1,4 @@
-"""The consensus family (ALGORITHMS.md sections 1, 4-9, 16) in the simulator."""
+"""The consensus family (graphs, consensus, DGD, DIGing, ADMM, ATG, stopping; docs/algorithms.md) in the simulator."""
 
 import networkx as nx
 import numpy as np
@@ -58,7 +58,7 @@ def random_problem(n, dim, seed):
     return objs, Problem(tuple(objs)).centralized_optimum()
 
 
-# ----------------------------------------------------------------------------- graphs (section 1, 4)
+# ----------------------------------------------------------------------------- graphs and spectral quantities
 def test_metropolis_weights_and_rates_golden():
     w = P4.metropolis_weights()
     expected = np.array([[2, 1, 0, 0], [1, 1, 1, 0], [0, 1, 1, 1], [0, 0, 1, 2]]) / 3
@@ -87,7 +87,7 @@ def test_disconnected_and_not_strongly_connected_graphs_refused():
     assert r.edges == make_digraph("random_strongly_connected", 12, seed=3).edges
 
 
-# ----------------------------------------------------------------------------- section 4
+# ----------------------------------------------------------------------------- consensus, push-sum, gossip
 def test_average_consensus_golden_67_iterations():
     res = simulate(consensus_swarm(np.array([4.0, 1, 2, -1]), P4, 200, record=True))
     err = np.abs(traj(res) - 1.5).max(axis=1)
@@ -126,7 +126,7 @@ def test_push_sum_averages_on_a_digraph():
     assert res.max_error(vals.mean(axis=0)) < 1e-10
 
 
-# ----------------------------------------------------------------------------- sections 5-6
+# ----------------------------------------------------------------------------- DGD and DIGing
 def test_dgd_golden_iterates_and_biased_limit():
     agents = {i: DGDAgent(i, t1()[i], P4.neighbors(i), metropolis_row(P4, i), 0.05, 4000, record=True)
               for i in range(4)}
@@ -156,7 +156,7 @@ def test_diging_golden_iterates_and_exact_limit():
     assert res.max_error(np.array([0.8])) < 1e-12
 
 
-# ----------------------------------------------------------------------------- sections 7-9
+# ----------------------------------------------------------------------------- ADMM and ATG
 def test_atg_golden_iterates_and_limit():
     agents = {i: ATGAgent(i, t1()[i], P4.neighbors(i), 1.0, 0.5, 0.5, 0.2, 500, record=True) for i in range(4)}
     res = simulate(agents)
@@ -167,8 +167,8 @@ def test_atg_golden_iterates_and_limit():
     assert res.max_error(np.array([0.8])) < 1e-12
 
 
-def test_radmm_equals_shi_dadmm_section_8_1():
-    """Relaxed ADMM at alpha = 1/2 generates Shi et al.'s D-ADMM iterates with c = rho/2 (section 8.1)."""
+def test_radmm_equals_shi_dadmm():
+    """Relaxed ADMM at alpha = 1/2 generates Shi et al.'s D-ADMM iterates with c = rho/2."""
     rho = 1.0
     c = rho / 2
     agents = {i: RelaxedADMMAgent(i, t1()[i], P4.neighbors(i), rho, 0.5, 30, record=True) for i in range(4)}
@@ -221,7 +221,7 @@ def _swarm(kind, objs, g, tol=0.0, max_it=40_000):
         return {i: RelaxedADMMAgent(i, objs[i], g.neighbors(i), 1.0, 0.8, max_it, **stop) for i in range(n)}
     if kind == "atg":
         return {i: ATGAgent(i, objs[i], g.neighbors(i), 1.0, 0.5, 0.5, 0.1, max_it, **stop) for i in range(n)}
-    # DIGing's step must shrink with the curvature (section 6); 0.3 / L_max was stable on every seeded draw.
+    # DIGing's step must shrink with the curvature; 0.3 / L_max was stable on every seeded draw.
     step = min(0.1, 0.3 / max(float(np.linalg.eigvalsh(o.precision).max()) for o in objs))
     return {i: DIGingAgent(i, objs[i], g.neighbors(i), metropolis_row(g, i), step, max_it, **stop) for i in range(n)}
 
@@ -237,7 +237,7 @@ def test_robust_methods_converge_under_loss_and_asynchrony(kind):
 
 
 def test_diging_breaks_under_loss_where_atg_does_not():
-    """Section 6: one lost message breaks DIGing's tracking invariant for good."""
+    """One lost message breaks DIGing's tracking invariant for good."""
     objs, opt = random_problem(6, 2, seed=7)
     g = make_graph("ring", 6)
     lossless = simulate(_swarm("diging", objs, g), optimum=opt, max_rounds=3000)
@@ -269,7 +269,7 @@ def test_quantized_payloads_cost_fewer_bits_and_bound_the_error():
     assert 1e-12 < quant.max_error(opt) < 1e-2
 
 
-# ----------------------------------------------------------------------------- section 16
+# ----------------------------------------------------------------------------- decentralized stopping rule
 def test_stopping_rule_waits_for_progress_and_agreement():
     rule = StoppingRule(window=5, patience=3, eps_f=1e-6, eps_c=1e-6, max_rounds=1000)
     w = [0.5, 0.5]
@@ -323,7 +323,7 @@ def test_bad_input_names_the_argument(make, needle):
 
 
 # ----------------------------------------------------------------------------- more golden values
-def test_radmm_lossy_async_golden_section_8_2():
+def test_radmm_lossy_async_golden():
     """30 % loss and 70 % activation still reach 0.8 (error < 1e-15 after 3000 iterations)."""
     agents = {i: RelaxedADMMAgent(i, t1()[i], P4.neighbors(i), 1.0, 0.5, 10**6) for i in range(4)}
     net = NetworkModel(loss="bernoulli", loss_probability=0.3, activation_probability=0.7, seed=11)
@@ -331,7 +331,7 @@ def test_radmm_lossy_async_golden_section_8_2():
     assert res.max_error(np.array([0.8])) < 1e-13
 
 
-def test_atg_slow_setting_and_robust_golden_section_9_2():
+def test_atg_slow_setting_and_robust_golden():
     agents = {i: ATGAgent(i, t1()[i], P4.neighbors(i), 1.0, 0.5, 0.1, 0.1, 500) for i in range(4)}
     err = simulate(agents).max_error(np.array([0.8]))
     assert 3e-6 < err < 3e-5  # 9.7e-6 at t = 500
@@ -340,7 +340,7 @@ def test_atg_slow_setting_and_robust_golden_section_9_2():
     assert simulate(agents, network=net, max_rounds=20_000).max_error(np.array([0.8])) < 1e-12
 
 
-def test_diging_step_threshold_section_6():
+def test_diging_step_threshold():
     def final_error(step):
         agents = {i: DIGingAgent(i, t1()[i], P4.neighbors(i), metropolis_row(P4, i), step, 600) for i in range(4)}
         return simulate(agents).max_error(np.array([0.8]))

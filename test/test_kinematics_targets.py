@@ -130,7 +130,7 @@ def test_proportional_lag_behind_a_circle_is_below_v_over_k():
 
 
 def test_centroid_dual_ascent_stays_within_the_iss_bound():
-    """Section 3.1 for the centroid: p += step (N r_k - sum x_i(p)), x_i(p) = s_i + p / a_i."""
+    """Tracking dual ascent for the centroid: p += step (N r_k - sum x_i(p)), x_i(p) = s_i + p / a_i."""
     rng = np.random.default_rng(0)
     n, step, dt = 6, 0.1, 0.05
     a = rng.uniform(0.5, 2.0, size=n)

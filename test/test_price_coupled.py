@@ -1,4 +1,4 @@
-"""Price coordination (sections 2-3) and seed 003's constraint-coupled algorithm (section 10)."""
+"""Price coordination and the constraint-coupled primal-dual algorithm (see docs/algorithms.md)."""
 
 import numpy as np
 import pytest
@@ -15,15 +15,15 @@ from distopt_ros.core.resources import LinearCost, QuadraticCost, ResourceProble
 from distopt_ros.sim.simulator import simulate
 
 T2 = ResourceProblem([QuadraticCost([1.0]), QuadraticCost([2.0]), QuadraticCost([4.0])], 7.0)
-T2B = ResourceProblem([LinearCost([b], 0.0, 3.0) for b in (1.0, 2.0, 3.0)], 5.0)
+LINEAR_BOX = ResourceProblem([LinearCost([b], 0.0, 3.0) for b in (1.0, 2.0, 3.0)], 5.0)
 
 
 def allocations(agents, n=3):
     return np.array([float(agents[i].y[0]) for i in range(n)])
 
 
-# ----------------------------------------------------------------------------- section 2
-def test_dual_ascent_golden_t2():
+# ----------------------------------------------------------------------------- dual decomposition
+def test_dual_ascent_golden_on_three_quadratic_costs():
     assert T2.dual_lipschitz() == pytest.approx(1.75)
     agents = price_swarm(T2, "dual", 1 / 1.75, 1, record=True)
     simulate(agents)
@@ -49,7 +49,7 @@ def test_dual_ascent_diverges_beyond_two_over_lipschitz():
     assert abs(float(agents[COORDINATOR].p[0]) - 4.0) > 100
 
 
-def test_consensus_through_a_price_section_2_1():
+def test_consensus_through_a_price():
     """min sum c/2 x_i^2 s.t. mean(x) = xbar: agents respond to lambda/K, lambda* = -c K xbar."""
     c, k, xbar = 2.0, 4, 1.5
     problem = ResourceProblem([QuadraticCost([c]) for _ in range(k)], xbar, A=[np.array([[1.0 / k]])] * k)
@@ -74,7 +74,7 @@ def test_general_coupling_boxes_and_smooth_costs_reach_the_centralized_optimum()
     np.testing.assert_allclose(agents[COORDINATOR].p, price, atol=1e-5)
 
 
-# ----------------------------------------------------------------------------- section 3
+# ----------------------------------------------------------------------------- tracking dual ascent, GDA, extragradient
 def test_tracking_error_within_iss_bound():
     drift = 2 * np.sin(0.05) / 1.75  # sup |p*_{k+1} - p*_k| for b_k = 7 + sin(0.1 k)
     for alpha, observed_ref in ((0.2, 0.1590), (0.4, 0.0814), (1 / 1.75, 0.0571)):
@@ -87,12 +87,12 @@ def test_tracking_error_within_iss_bound():
         assert observed <= iss_bound(alpha, 1.75, 1.75, 0.0, drift, 800) + 1e-9
 
 
-def test_extragradient_converges_where_gda_cycles_t2b():
-    eg = price_swarm(T2B, "extragradient", 0.1, 20_000)
+def test_extragradient_converges_where_gda_cycles_on_linear_costs():
+    eg = price_swarm(LINEAR_BOX, "extragradient", 0.1, 20_000)
     simulate(eg)
     np.testing.assert_allclose(allocations(eg), [3, 2, 0], atol=1e-9)
     assert float(eg[COORDINATOR].p[0]) == pytest.approx(2.0, abs=1e-9)
-    gda = price_swarm(T2B, "gda", 0.1, 20_000, record=True)
+    gda = price_swarm(LINEAR_BOX, "gda", 0.1, 20_000, record=True)
     simulate(gda)
     assert abs(float(gda[1].y[0]) - 2.0) > 0.3  # still cycling after 2e4 iterations
     late = np.array(gda[COORDINATOR].trajectory)[-2000:, 0]
@@ -100,7 +100,7 @@ def test_extragradient_converges_where_gda_cycles_t2b():
     assert abs(late.mean() - 2.0) < abs(float(gda[COORDINATOR].p[0]) - 2.0) + 0.5  # only the average approaches
 
 
-def test_extragradient_step_bound_t2():
+def test_extragradient_step_bound_on_quadratic_costs():
     # L_F of T2 is 4.2825, so eta < 0.2335: EG converges at 0.2 and diverges at 0.3.
     ok = price_swarm(T2, "extragradient", 0.2, 3000)
     simulate(ok)
@@ -126,13 +126,13 @@ def test_price_bad_input_names_the_argument():
         AuctioneerAgent(3, 1, [float("nan")])
 
 
-# ----------------------------------------------------------------------------- section 10
+# ----------------------------------------------------------------------------- constraint-coupled primal-dual
 def t2_coupled():
     objs = [QuadraticObjective(np.array([[a]]), np.array([0.0])) for a in (1.0, 2.0, 4.0)]
     return CoupledProblem(objs, [np.eye(1)] * 3, [np.array([7 / 3])] * 3)
 
 
-def test_seed003_algorithm1_golden_and_limit():
+def test_coupled_sync_golden_and_limit():
     agents = coupled_swarm(t2_coupled(), make_graph("path", 3), rho=1.0, alpha=0.5, gamma=0.1, max_iterations=1000)
     res = simulate(agents, metrics={"lam": lambda a: float(a[1].lam[0])})
     history = res.extra_history["lam"]
@@ -141,7 +141,7 @@ def test_seed003_algorithm1_golden_and_limit():
     np.testing.assert_allclose([float(agents[i].lam[0]) for i in range(3)], [-4, -4, -4], atol=1e-12)
 
 
-def test_seed003_algorithm1_first_iterates():
+def test_coupled_sync_first_iterates():
     agents = coupled_swarm(t2_coupled(), make_graph("path", 3), gamma=0.1, max_iterations=3, record=True)
     simulate(agents)
     x = np.array([[float(v[0]) for v in agents[i].trajectory] for i in range(3)]).T
@@ -150,7 +150,7 @@ def test_seed003_algorithm1_first_iterates():
     np.testing.assert_allclose(x[3], [0.019866, 0.013568, 0.018116], atol=1e-6)
 
 
-def test_seed003_random_vector_problem_matches_kkt():
+def test_coupled_random_vector_problem_matches_kkt():
     rng = np.random.default_rng(5)
     objs, mats, offs = [], [], []
     for _ in range(5):
@@ -167,7 +167,7 @@ def test_seed003_random_vector_problem_matches_kkt():
         np.testing.assert_allclose(agents[i].lam, lam, atol=1e-9)
 
 
-def test_seed003_algorithm2_converges_under_loss_and_needs_more_iterations():
+def test_coupled_async_converges_under_loss_and_needs_more_iterations():
     problem = microgrid_problem(seed=2)
     xs, _lam = problem.solve()
     g = make_graph("ring", 6)
@@ -186,7 +186,7 @@ def test_seed003_algorithm2_converges_under_loss_and_needs_more_iterations():
 
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 10_000), n=st.integers(3, 6))
-def test_seed003_random_instances(seed, n):
+def test_coupled_random_instances(seed, n):
     rng = np.random.default_rng(seed)
     objs = [QuadraticObjective(np.diag(rng.uniform(1, 3, size=2)), rng.normal(size=2)) for _ in range(n)]
     problem = CoupledProblem(objs, [rng.normal(size=(1, 2)) + np.array([[1.0, 0.0]]) for _ in range(n)],

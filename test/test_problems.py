@@ -75,11 +75,11 @@ def test_gradients_and_prox_optimality(seed, dim):
         np.testing.assert_allclose(obj.gradient(p) + t * (p - v), 0.0, atol=1e-9)
 
 
-def test_t1_prox_and_optimum_match_the_closed_forms():
+def test_scalar_quadratics_prox_and_optimum_match_the_closed_forms():
     a, c = [1.0, 2.0, 3.0, 4.0], [4.0, 1.0, 2.0, -1.0]
     objs = [QuadraticObjective([[ai]], [ci]) for ai, ci in zip(a, c, strict=True)]
     assert Problem(tuple(objs)).centralized_optimum() == pytest.approx([0.8], abs=1e-14)
-    t, v = 0.7, 1.3  # prox with penalty t/2 (x - v)^2 is section 0's formula with t -> 1/t
+    t, v = 0.7, 1.3  # prox with penalty t/2 (x - v)^2: (a c + t v) / (a + t), see "Small reference problems"
     for ai, ci, o in zip(a, c, objs, strict=True):
         assert o.prox(np.array([v]), t)[0] == pytest.approx((ci * ai / t + v) / (ai / t + 1), abs=1e-14)
 
@@ -159,7 +159,7 @@ def test_least_squares_optimum_matches_stacked_lstsq():
         np.testing.assert_allclose(problem.centralized_optimum(), np.linalg.lstsq(a, b, rcond=None)[0], atol=1e-10)
 
 
-def test_section_11_6_data_is_symmetric_and_seeded():
+def test_least_squares_data_is_symmetric_and_seeded():
     problem = random_least_squares_problem(4, 3, seed=11)
     for o in problem.objectives:
         np.testing.assert_array_equal(o.A, o.A.T)

@@ -1,7 +1,7 @@
 """distopt_ros.core.tracking without ROS: targets, observations, kinematics, control, bounds and the log.
 
 Each test checks against an analytic answer or a bound derived in the module's docstrings
-(``../shared/ALGORITHMS.md`` section 3.1 for the centroid task). All randomness is seeded.
+(docs/algorithms.md, "Centroid tracking", for the centroid task). All randomness is seeded.
 """
 
 import math
@@ -357,7 +357,7 @@ def test_proportional_chase_with_an_estimate_error_ends_within_v_over_k_plus_e()
 
 
 def _centroid_run(step_times_s, q_sign=1):
-    """Section 3.1's tracking dual ascent for the centroid task; returns (observed, bound, q, p*-identity error)."""
+    """The tracking dual ascent for the centroid task; returns (observed, bound, q, p*-identity error)."""
     rng = np.random.default_rng(3)
     n, dt = 5, 0.1
     a = rng.uniform(0.5, 2.0, size=n)
@@ -380,7 +380,7 @@ def _centroid_run(step_times_s, q_sign=1):
         p = p + step * (n * r - x.sum(axis=0))
     bound = centroid_tracking_bound(step, a, n, target.max_speed, dt)
     q = abs(1 - step * big_s)
-    # The bound is V dt / (1 - q), and is section 3.1's iss_bound scaled by S / N.
+    # The bound is V dt / (1 - q), and is the dual ascent's iss_bound scaled by S / N.
     assert bound == pytest.approx(target.max_speed * dt / (1 - q), rel=1e-12)
     drift = n * target.max_speed * dt / big_s
     assert bound == pytest.approx(big_s / n * iss_bound(step, big_s, big_s, 0.0, drift, 10**4), rel=1e-12)

@@ -126,8 +126,8 @@ def test_bad_tracking_parameters_are_refused_by_name(domain_id):
 
 
 def test_centroid_tracking_dual_ascent_and_extragradient_side_by_side(domain_id):
-    """Section 3.1 over DDS: the centroid follows the circling target within the ISS bound (+ sample age);
-    the extragradient variant (section 3.2) tracks too, with a larger allocation lag (gradient steps)."""
+    """Tracking dual ascent over DDS: the centroid follows the circling target within the ISS bound (+ sample age);
+    the extragradient variant tracks too, with a larger allocation lag (gradient steps)."""
     from distopt_ros.config import load_params
     from distopt_ros.ros.tracking_runner import compare_price_modes
 
@@ -142,8 +142,8 @@ def test_centroid_tracking_dual_ascent_and_extragradient_side_by_side(domain_id)
         assert rep.errors_after()["formation"] <= rep.bound()
 
 
-def test_seed003_centroid_tracking_survives_a_lossy_radio(domain_id):
-    """No coordinator: seed 003's primal-dual method with b_i = r(t), 20 % loss, asynchronous robots."""
+def test_coupled_centroid_tracking_survives_a_lossy_radio(domain_id):
+    """No coordinator: the constraint-coupled primal-dual method with b_i = r(t), 20 % loss, asynchronous robots."""
     from distopt_ros.config import load_params
     from distopt_ros.ros.tracking_runner import run_tracking
 

@@ -1,4 +1,4 @@
-"""The vectorized large-swarm simulator reproduces the agent simulator (ALGORITHMS.md sections 5 and 8.2)."""
+"""The vectorized large-swarm simulator reproduces the agent simulator (DGD and relaxed edge ADMM)."""
 
 import numpy as np
 import pytest
@@ -17,7 +17,7 @@ from distopt_ros.sim.vectorized import (
     run_radmm_vectorized,
 )
 
-# Test problem T1 (section 0): f_i = a_i/2 (x - c_i)^2, optimum 0.8.
+# Problem T1 of docs/algorithms.md, "Small reference problems": f_i = a_i/2 (x - c_i)^2, optimum 0.8.
 T1 = Problem(tuple(QuadraticObjective(np.array([[a]]), np.array([c]))
                    for a, c in zip([1.0, 2.0, 3.0, 4.0], [4.0, 1.0, 2.0, -1.0], strict=True)))
 P4 = make_graph("path", 4)
@@ -43,13 +43,13 @@ def test_lossless_radmm_equals_agent_simulator(topology, seed, rho, alpha):
     assert vec.bits == 64 * 2 * vec.messages
 
 
-def test_radmm_golden_t1_path4():
+def test_radmm_golden_scalar_quadratics_path4():
     res = run_radmm_vectorized(QuadraticBatch.from_problem(T1), P4, 1.0, 0.5, 100, keep_trajectory=True)
     x = res.trajectory[:, :, 0]
     np.testing.assert_allclose(x[0], [2, 0.5, 1.2, -0.8], atol=1e-12)
     np.testing.assert_allclose(x[1], [2.25, 1.3, 1.14, -0.56], atol=1e-12)
     np.testing.assert_allclose(x[2], [2.275, 1.6225, 1.078, -0.372], atol=1e-12)
-    # Index 0 holds x^1 (from z = 0), so x^100 is index 99: section 8.2's error at k = 100.
+    # Index 0 holds x^1 (from z = 0), so x^100 is index 99: the reference error at k = 100.
     assert res.errors[99] == pytest.approx(2.9e-6, rel=0.05)
     fast = run_radmm_vectorized(QuadraticBatch.from_problem(T1), P4, 1.0, 0.8, 99)
     assert fast.errors[-1] == pytest.approx(2.9e-10, rel=0.05)
@@ -114,7 +114,7 @@ def test_lossy_radmm_still_converges_and_is_reproducible():
     assert not np.array_equal(other.x, run_radmm_vectorized(batch, ring, 1.0, 0.8, 50, seed=5, **kwargs).x)
 
 
-def test_t1_lossy_golden_and_degenerate_noise_is_lossless():
+def test_scalar_quadratics_lossy_golden_and_degenerate_noise_is_lossless():
     batch = QuadraticBatch.from_problem(T1)
     res = run_radmm_vectorized(batch, P4, 1.0, 0.5, 3000, loss_probability=0.3, activation_probability=0.7, seed=1)
     assert res.errors[-1] < 1e-12

@@ -1,4 +1,4 @@
-"""Communication graphs of the swarm (ALGORITHMS.md section 1).
+"""Communication graphs of the swarm (docs/algorithms.md, "Communication graphs and Metropolis weights").
 
 Every robot derives the same graph from the shared configuration (topology name, number
 of robots, seed), so neighbour sets, degrees and the diameter used by the stopping rule
@@ -61,7 +61,7 @@ class Graph:
         return nx.laplacian_matrix(self.nx_graph, nodelist=range(self.num_nodes)).toarray().astype(float)
 
     def metropolis_weights(self) -> np.ndarray:
-        """Metropolis-Hastings weights, ALGORITHMS.md section 1.1."""
+        """Metropolis-Hastings weights (docs/algorithms.md, "Communication graphs and Metropolis weights")."""
         w = np.zeros((self.num_nodes, self.num_nodes))
         for i in range(self.num_nodes):
             for j, wij in metropolis_row(self, i).items():
@@ -119,14 +119,14 @@ def make_graph(topology: str, num_nodes: int, seed: int = 0, radius: float | Non
 
 
 def consensus_rate(weights: np.ndarray) -> float:
-    """``sigma(W) = rho(W - 11^T/N)``: the per-iteration contraction of average consensus (section 4)."""
+    """``sigma(W) = rho(W - 11^T/N)``: the per-iteration contraction of average consensus."""
     w = np.asarray(weights, dtype=float)
     n = w.shape[0]
     return float(np.max(np.abs(np.linalg.eigvals(w - np.ones((n, n)) / n))))
 
 
 def spectral_gap(weights: np.ndarray) -> float:
-    """``1 - sigma(W)``: larger means faster agreement (section 4)."""
+    """``1 - sigma(W)``: larger means faster agreement."""
     return 1.0 - consensus_rate(weights)
 
 
@@ -139,7 +139,7 @@ def predicted_consensus_iterations(weights: np.ndarray, initial_error: float, ac
 
 
 def best_laplacian_step(graph: Graph) -> tuple[float, float]:
-    """Best constant step ``eps* = 2/(lambda_2 + lambda_N)`` of ``W = I - eps L`` and its rate (section 4)."""
+    """Best constant step ``eps* = 2/(lambda_2 + lambda_N)`` of ``W = I - eps L`` and its rate."""
     lam = np.sort(np.linalg.eigvalsh(graph.laplacian()))
     l2, ln = float(lam[1]), float(lam[-1])
     return 2.0 / (l2 + ln), (ln - l2) / (ln + l2)
@@ -181,7 +181,7 @@ class Digraph:
         return tuple(sorted(self.nx_graph.edges))
 
     def diameter(self) -> int:
-        """Longest shortest directed path (what finite-time max/min consensus needs, section 11.4)."""
+        """Longest shortest directed path (what finite-time max/min consensus needs)."""
         if "_diameter" not in self.__dict__:
             object.__setattr__(self, "_diameter", int(nx.diameter(self.nx_graph)) if self.num_nodes > 1 else 0)
         return self.__dict__["_diameter"]
@@ -213,7 +213,7 @@ def make_digraph(topology: str, num_nodes: int, seed: int = 0, edge_probability:
 
 
 def metropolis_row(graph: Graph, i: int) -> dict[int, float]:
-    """Agent ``i``'s row of the Metropolis weights, from degrees it knows (section 1.1)."""
+    """Agent ``i``'s row of the Metropolis weights, from degrees it knows."""
     di = graph.degree(i)
     row = {j: 1.0 / (1.0 + max(di, graph.degree(j))) for j in graph.neighbors(i)}
     row[i] = 1.0 - sum(row.values())

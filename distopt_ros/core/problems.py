@@ -42,7 +42,7 @@ class QuadraticObjective(LocalObjective):
 
     This is the negative log-likelihood of an observation ``m`` with covariance ``P^-1``,
     so summing it over robots gives the weighted least-squares fusion problem, and the
-    scalar case ``P = a``, ``m = c`` is test problem T1 of ALGORITHMS.md section 0.
+    scalar case ``P = a``, ``m = c`` is the T1 problem of docs/algorithms.md, "Small reference problems".
     """
 
     precision: np.ndarray
@@ -213,9 +213,9 @@ class Problem:
 
 @dataclass(frozen=True)
 class LeastSquaresObjective(LocalObjective):
-    """``f(x) = 1/2 ||A x - b||^2``: one agent's rows of a distributed least-squares fit (section 11.6).
+    """``f(x) = 1/2 ||A x - b||^2``: one agent's rows of a distributed least-squares fit.
 
-    Equivalent, up to the constant ``1/2 ||b||^2``, to the seed-004 quadratic ``1/2 x'Px + q'x``
+    Equivalent, up to the constant ``1/2 ||b||^2``, to QuDRC-ALADIN's benchmark quadratic ``1/2 x'Px + q'x``
     with ``P = A'A`` and ``q = -A'b``.
     """
 
@@ -248,7 +248,7 @@ class LeastSquaresObjective(LocalObjective):
         return self.A.T @ (self.A @ np.asarray(x, dtype=float) - self.b)
 
     def batch_gradient(self, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Gradient of the rows ``rows`` only, scaled to the full data (minibatch SGD, section 12)."""
+        """Gradient of the rows ``rows`` only, scaled to the full data (minibatch SGD of federated clients)."""
         a = self.A[rows]
         return (self.num_samples / max(1, len(rows))) * a.T @ (a @ np.asarray(x, dtype=float) - self.b[rows])
 
@@ -314,7 +314,7 @@ class LogisticObjective(LocalObjective):
         return -self.features.T @ (self.labels * s) + self.reg * x
 
     def batch_gradient(self, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Gradient of the rows ``rows`` only, scaled to the full data (minibatch SGD, section 12)."""
+        """Gradient of the rows ``rows`` only, scaled to the full data (minibatch SGD of federated clients)."""
         sub = LogisticObjective(self.features[rows], self.labels[rows], 0.0)
         scale = self.num_samples / max(1, len(rows))
         return scale * sub.gradient(x) + self.reg * np.asarray(x, dtype=float)
@@ -534,7 +534,9 @@ def solve_box_qp(h: np.ndarray, q: np.ndarray, lower: np.ndarray, upper: np.ndar
 
 
 def random_least_squares_problem(num_agents: int, dim: int, seed: int, rows: int | None = None) -> Problem:
-    """Seed 004's distributed least squares (section 11.6): ``P_i = A_i^2``, ``A_i`` random symmetric.
+    """QuDRC-ALADIN's distributed least squares: ``P_i = A_i^2``, ``A_i`` random symmetric.
+
+    docs/algorithms.md, "Problems" (least squares).
 
     ``f_i = 1/2 ||A_i x - b_i||^2`` with ``A_i`` symmetric (``rows = None``: ``P_i = A_i^2``,
     ``q_i = -A_i^T b_i``) or, with ``rows`` given, a random ``rows x dim`` matrix; ``b_i``

@@ -1,4 +1,4 @@
-"""Resource-allocation costs ``c_i(y_i)`` and the shared-resource problem of sections 2-3.
+"""Resource-allocation costs ``c_i(y_i)`` and the shared-resource problem of price coordination.
 
 Each agent's cost answers one question for price coordination: "at price ``p``, how much
 do you take?", i.e. ``y_i(p) = argmin_y c_i(y) - p^T A_i y`` (the best response). The
@@ -39,7 +39,7 @@ class ResourceCost:
 
     @property
     def strong_convexity(self) -> float:
-        """``mu`` of the cost (0 when merely convex); sets the dual step bound of section 2."""
+        """``mu`` of the cost (0 when merely convex); sets the dual step bound of dual ascent."""
         return 0.0
 
     @property
@@ -58,7 +58,7 @@ def _box(lower: object, upper: object, dim: int) -> tuple[np.ndarray, np.ndarray
 
 @dataclass
 class QuadraticCost(ResourceCost):
-    """``c(y) = 1/2 sum_k a_k y_k^2 + beta_k y_k`` (diagonal, so a box is a clip), section 2."""
+    """``c(y) = 1/2 sum_k a_k y_k^2 + beta_k y_k`` (diagonal, so a box is a clip)."""
 
     a: Sequence[float]
     beta: Sequence[float] | float = 0.0
@@ -94,7 +94,7 @@ class QuadraticCost(ResourceCost):
 
 @dataclass
 class LinearCost(ResourceCost):
-    """``c(y) = beta^T y`` on a capacity box: merely convex, the case where only extragradient converges (T2b)."""
+    """``c(y) = beta^T y`` on a capacity box: merely convex, the case where only extragradient converges."""
 
     beta: Sequence[float]
     lower: object = 0.0
@@ -176,7 +176,7 @@ class SmoothScalarCost(ResourceCost):
 
 @dataclass
 class ResourceProblem:
-    """``min sum_i c_i(y_i)  s.t.  sum_i A_i y_i = b`` (sections 2-3; ``A_i`` defaults to the identity)."""
+    """``min sum_i c_i(y_i)  s.t.  sum_i A_i y_i = b`` (``A_i`` defaults to the identity)."""
 
     costs: Sequence[ResourceCost]
     b: Sequence[float] | float
@@ -207,7 +207,7 @@ class ResourceProblem:
         return len(self.costs)
 
     def dual_lipschitz(self) -> float:
-        """``L_d = sum ||A_i||^2 / mu_i`` (section 2): dual ascent converges for ``alpha < 2 / L_d``."""
+        """``L_d = sum ||A_i||^2 / mu_i``: dual ascent converges for ``alpha < 2 / L_d``."""
         mus = [c.strong_convexity for c in self.costs]
         if min(mus) <= 0:
             return float("inf")

@@ -1,4 +1,4 @@
-"""Stopping rule of ALGORITHMS.md section 16: smoothed progress plus consensus residual.
+"""Stopping rule (docs/algorithms.md, "Decentralized stopping rule"): smoothed progress plus consensus residual.
 
 Two forms of the same rule:
 
@@ -8,8 +8,8 @@ Two forms of the same rule:
   consecutive rounds.
 * :class:`LocalStoppingCriterion` is what one agent of a decentralized algorithm can check:
   the same moving average on its own ``f_i(x_i)`` and its own residual
-  ``r_i = sum_j ||x_i - x_j||^2`` over its neighbours. Aggregation (section 16,
-  "decentralized"): the agent feeds the boolean into
+  ``r_i = sum_j ||x_i - x_j||^2`` over its neighbours. Aggregation (decentralized form):
+  the agent feeds the boolean into
   :class:`~distopt_ros.core.agent.ToleranceStopper`, a min-consensus on "consecutive rounds
   my criteria held", which certifies that *every* agent's criteria held for ``P`` rounds
   once the counter reaches ``diameter + P``; the first agent that sees that stops and its
@@ -41,7 +41,7 @@ class _MovingDecrease:
 
 
 class StoppingRule:
-    """Section 16 with full information (server/coordinator form)."""
+    """The stopping rule with full information (server/coordinator form)."""
 
     def __init__(self, window: int = 5, patience: int = 3, eps_f: float = 1e-6, eps_c: float = 1e-6,
                  max_rounds: int = 10_000, stochastic: bool = False) -> None:
@@ -74,7 +74,7 @@ class StoppingRule:
 
 
 class LocalStoppingCriterion:
-    """Section 16's two tests on what agent ``i`` knows: ``f_i(x_i)`` and neighbour residual."""
+    """The rule's two tests on what agent ``i`` knows: ``f_i(x_i)`` and neighbour residual."""
 
     def __init__(self, window: int = 5, eps_f: float = 1e-6, eps_c: float = 1e-6) -> None:
         self._ma = _MovingDecrease(window)

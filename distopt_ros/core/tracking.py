@@ -11,7 +11,7 @@ kinematic simulator node, the tracking robot node and the tests all use the same
   command held constant over the step (what a zero-order-hold controller does).
 * Control: a saturated proportional law toward a goal and a formation on a circle.
 * Bounds: the lag of a proportional law behind a moving goal, and the ISS bound of the
-  tracking dual ascent (``../shared/ALGORITHMS.md`` section 3.1) turned into a centroid error.
+  tracking dual ascent (docs/algorithms.md, "Centroid tracking") turned into a centroid error.
 * :class:`TrackingLog`: the sampled time series of a run and its errors after the transient.
 """
 
@@ -415,7 +415,7 @@ def proportional_tracking_bound(goal_speed: float, gain: float, decision_error: 
 
 def centroid_tracking_bound(step: float, curvatures: Sequence[float], num_robots: int, target_speed: float,
                             dt: float) -> float:
-    """Asymptotic bound on the centroid error of the tracking dual ascent (``../shared/ALGORITHMS.md`` section 3.1).
+    """Asymptotic bound on the centroid error of the tracking dual ascent (docs/algorithms.md, "Centroid tracking").
 
     Problem: robot ``i`` has the cost ``c_i(x) = a_i/2 |x - s_i|^2`` (``a_i`` = ``curvatures[i]``)
     and together they must satisfy ``sum_i x_i = N r(t)``: their centroid is the target ``r``.
@@ -435,7 +435,7 @@ def centroid_tracking_bound(step: float, curvatures: Sequence[float], num_robots
     The factor is a scalar times the identity, so the Euclidean norm in R^2 contracts by
     ``q = |1 - step S|`` (no per-axis splitting, no sqrt 2), and the drift is
     ``|p*_{k+1} - p*_k| = N |r(t_{k+1}) - r(t_k)| / S <= N V dt / S`` for a target slower than
-    ``V``. This is section 3.1 with ``m_d = L_d = S``:
+    ``V``. This is the ISS bound of the tracking dual ascent with ``m_d = L_d = S``:
     ``|e_k| <= q^k |e_0| + (N V dt / S) / (1 - q)``, computed here by
     :func:`~distopt_ros.core.algorithms.price.iss_bound`. The centroid of the answers is
     ``(sum_i s_i + S p_k) / N``, so its error against ``r(t_k)`` is

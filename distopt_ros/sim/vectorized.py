@@ -4,10 +4,11 @@ The agent objects of :mod:`distopt_ros.core` are the reference (and what runs on
 the functions here compute the *same iterates* for a whole swarm at once with a handful of
 array operations per iteration, so that 10,000-robot studies take seconds instead of hours:
 
-* :func:`run_dgd_vectorized`: DGD ``X <- W X - alpha_k grad F(X)`` (ALGORITHMS.md section 5)
-  with the Metropolis weights of section 1.1 as a sparse CSR matrix (never a dense N x N one);
-* :func:`run_radmm_vectorized`: relaxed edge ADMM (section 8.2), lossless or with i.i.d.
-  message loss and random activation (the robust rule of sections 8.2 / 9.2).
+* :func:`run_dgd_vectorized`: DGD ``X <- W X - alpha_k grad F(X)`` (docs/algorithms.md,
+  "Distributed gradient descent (DGD)") with the Metropolis weights as a sparse CSR matrix (never a dense N x N one);
+* :func:`run_radmm_vectorized`: relaxed edge ADMM (docs/algorithms.md, "Relaxed (edge) consensus ADMM"),
+  lossless or with i.i.d.
+  message loss and random activation (the robust rule of edge ADMM and ATG).
 
 Both need quadratic local costs ``f_i(x) = 1/2 (x - m_i)^T P_i (x - m_i)`` (:class:`QuadraticBatch`),
 whose gradients and proximal maps are batched linear algebra. The lossless R-ADMM and DGD
@@ -120,7 +121,7 @@ class QuadraticBatch:
     def prox_map(self, t: np.ndarray | float) -> Callable[[np.ndarray], np.ndarray]:
         """The proximal map for fixed penalties ``t`` (N,): ``v -> prox(v, t)`` with inverses computed once.
 
-        Edge ADMM applies the prox with ``t_i = rho d_i`` at every iteration (section 8.2), so
+        Edge ADMM applies the prox with ``t_i = rho d_i`` at every iteration, so
         factoring ``P_i + t_i I`` once turns each iteration's solve into a batched mat-vec.
         """
         tt = self._penalties(t)
@@ -220,7 +221,7 @@ class EdgeIndex:
 
 
 def metropolis_sparse(graph: Graph) -> sp.csr_matrix:
-    """Metropolis-Hastings weights (section 1.1) as a CSR matrix, built from edges and degrees.
+    """Metropolis-Hastings weights as a CSR matrix, built from edges and degrees.
 
     ``Graph.metropolis_weights`` fills a dense N x N array, 800 MB at N = 10,000; this never does.
     """
@@ -294,10 +295,10 @@ def run_dgd_vectorized(batch: QuadraticBatch, graph: Graph, step: float, iterati
                        x0: np.ndarray | None = None, diminishing_power: float | None = None,
                        optimum: np.ndarray | None = None, record_every: int = 1,
                        keep_trajectory: bool = False) -> VectorResult:
-    """Distributed gradient descent for the whole swarm (ALGORITHMS.md section 5).
+    """Distributed gradient descent for the whole swarm (docs/algorithms.md, "Distributed gradient descent (DGD)").
 
-    ``X^{k+1} = W X^k - alpha_k grad F(X^k)`` with ``W`` the sparse Metropolis matrix (section
-    1.1) and ``alpha_k = step`` or, with ``diminishing_power = p`` in (1/2, 1],
+    ``X^{k+1} = W X^k - alpha_k grad F(X^k)`` with ``W`` the sparse Metropolis matrix
+    and ``alpha_k = step`` or, with ``diminishing_power = p`` in (1/2, 1],
     ``step / (k + 1)^p`` (the same schedule as ``DGDAgent(step_decay=p)``). ``x0`` is (N, n)
     or one (n,) start shared by all agents (default 0). Every iteration each agent sends its
     state to each neighbour: ``sum_i d_i = 2|E|`` messages of ``n`` float64 each.
@@ -349,18 +350,18 @@ def run_radmm_vectorized(batch: QuadraticBatch, graph: Graph, rho: float, alpha:
                          loss_probability: float = 0.0, activation_probability: float = 1.0, seed: int = 0,
                          optimum: np.ndarray | None = None, record_every: int = 1,
                          keep_trajectory: bool = False) -> VectorResult:
-    """Relaxed edge ADMM (ALGORITHMS.md section 8.2) for the whole swarm.
+    """Relaxed edge ADMM (docs/algorithms.md, "Relaxed (edge) consensus ADMM") for the whole swarm.
 
     State: ``z`` with one entry per directed edge ``(i -> j)`` (see :class:`EdgeIndex`), zero at
     start, and ``x_i = prox_{f_i/(rho d_i)}(sum_j z_ij / (rho d_i))``. Per iteration every
     agent sends ``m_ij = -z_ij + 2 rho x_i`` to each neighbour and sets
     ``z_ij <- (1 - alpha) z_ij + alpha m_ji``, then recomputes ``x_i``. Iteration 0 of the
     result is the ``x`` computed from ``z = 0`` (``RelaxedADMMAgent``'s first trajectory entry,
-    the ``x^1`` of section 8.2), and ``messages`` counts the rounds that produced the later ones.
+    the ``x^1`` of the reference iterates), and ``messages`` counts the rounds that produced the later ones.
 
     With ``loss_probability > 0`` or ``activation_probability < 1`` each agent wakes with
     probability ``activation_probability`` and each message is lost independently with
-    probability ``loss_probability`` (the robust rule of sections 8.2 and 9.2): an inactive
+    probability ``loss_probability`` (the robust rule of edge ADMM and ATG): an inactive
     agent neither sends nor updates; an active agent updates ``z_ij`` only if ``m_ji`` arrived
     (so ``j`` was active too) and keeps it otherwise. Draws come from
     ``np.random.default_rng(seed)``, so the same seed gives the same run.
@@ -377,7 +378,7 @@ def run_radmm_vectorized(batch: QuadraticBatch, graph: Graph, rho: float, alpha:
     seed = at_least(seed, "seed", 0)
     idx = EdgeIndex.from_graph(graph)
     n_agents, dim, n_dir = batch.num_agents, batch.dim, idx.num_directed
-    # (P_i + rho d_i I) x_i = P_i m_i + sum_j z_ij: the prox of section 8.2 with t_i = rho d_i, factored once.
+    # (P_i + rho d_i I) x_i = P_i m_i + sum_j z_ij: the edge-ADMM prox with t_i = rho d_i, factored once.
     inv = np.linalg.inv(batch.precision + (rho * idx.degree)[:, None, None] * np.eye(dim))
     inv_t = np.ascontiguousarray(np.transpose(inv, (1, 2, 0)))  # (n, n, N)
     pm_t = np.ascontiguousarray(_matvec(batch.precision, batch.mean).T)  # (n, N)

@@ -1,1 +1,1 @@
-"""Algorithm agents. Each module cites its section of ../shared/ALGORITHMS.md."""
+"""Algorithm agents. Each module cites its section of docs/algorithms.md by title."""

@@ -1,11 +1,14 @@
-"""RC-ALADIN and seed 004's quantized decentralized QuDRC-ALADIN (ALGORITHMS.md section 11).
+"""RC-ALADIN and the quantized decentralized QuDRC-ALADIN of Du, Johansson and Rikos (2025).
 
 * :class:`RCAladinAgent` + :class:`AveragingCoordinator`: reduced consensus ALADIN with a
-  coordinator (section 11.2, ``M_i = rho I``): local AL step, gradient from optimality,
+  coordinator (docs/algorithms.md, "RC-ALADIN with a coordinator", ``M_i = rho I``): local AL step,
+  gradient from optimality,
   coordinator average of ``v_i = x_i - g_i / rho``, dual update.
-* :class:`QuantizedAverager`: section 11.4's finite-time quantized average consensus over a
+* :class:`QuantizedAverager`: finite-time quantized average consensus (docs/algorithms.md,
+  "Finite-time quantized average consensus") over a
   digraph, in exact integer arithmetic, with max/min-consensus stopping every ``D`` steps.
-* :class:`QuDRCAladinAgent`: section 11.3, the coordinator of RC-ALADIN replaced by the
+* :class:`QuDRCAladinAgent`: docs/algorithms.md, "Quantized decentralized RC-ALADIN (QuDRC-ALADIN)",
+  the coordinator of RC-ALADIN replaced by the
   quantized averager; only integers cross the network, and every node stops each inner loop
   at the same step because they share the global max and min.
 """
@@ -24,7 +27,7 @@ from distopt_ros.core.validation import as_finite_array, at_least, positive
 
 
 class RCAladinAgent(Agent):
-    """A robot of RC-ALADIN with a coordinator (section 11.2).
+    """A robot of RC-ALADIN with a coordinator (docs/algorithms.md, "RC-ALADIN with a coordinator").
 
     ``x = argmin f + lambda^T x + rho/2 ||x - z||^2``, ``g = rho (z - x) - lambda`` (the gradient
     at ``x``, from optimality), sends ``v = x - g / rho``; on ``z+`` sets ``lambda = rho (x - z+) - g``.
@@ -97,7 +100,7 @@ def rcaladin_swarm(objectives: Sequence[LocalObjective], rho: float, max_iterati
 
 
 def quantize_floor(values: np.ndarray, delta: float) -> np.ndarray:
-    """Asymmetric (truncating) quantizer ``floor(v / Delta)`` as exact int64 (section 11.4, eq. 1)."""
+    """Asymmetric (truncating) quantizer ``floor(v / Delta)`` as exact int64 (docs/algorithms.md)."""
     return np.floor(np.asarray(values, dtype=float) / delta).astype(np.int64)
 
 
@@ -111,7 +114,9 @@ def integer_bits(values: np.ndarray) -> int:
 
 
 class QuantizedAverager:
-    """Finite-time quantized average consensus of one node (section 11.4), one instance per coordinate.
+    """Finite-time quantized average consensus of one node, one instance per coordinate.
+
+    docs/algorithms.md, "Finite-time quantized average consensus".
 
     Integer mass ``y = 2 q(v)`` and tokens ``z = 2``; each step the node splits its mass into
     tokens that differ by at most one and sends each to an out-neighbour or itself chosen
@@ -169,7 +174,9 @@ class QuantizedAverager:
 
 
 class QuDRCAladinAgent(Agent):
-    """A node of QuDRC-ALADIN over a digraph (section 11.3), messages = section 11.4's integer payloads.
+    """A node of QuDRC-ALADIN over a digraph, messages = the quantized averager's integer payloads.
+
+    docs/algorithms.md, "Quantized decentralized RC-ALADIN (QuDRC-ALADIN)".
 
     Rounds are inner steps of the quantized averager; an outer iteration completes when the
     averager stops (at the same step on every node). Message blocks: ``primal`` = M, ``dual`` =
@@ -198,7 +205,7 @@ class QuDRCAladinAgent(Agent):
         self.max_outer = max_outer
         self.watchdog = at_least(watchdog, "watchdog", 1)
         self.rng = np.random.default_rng([seed, agent_id])
-        self.lam = self.rng.normal(size=dim)  # section 11.3: random lambda^0
+        self.lam = self.rng.normal(size=dim)  # random lambda^0, as in the paper
         self.z = np.zeros(dim)
         self.outer = 0
         self.inner_steps: list[int] = []

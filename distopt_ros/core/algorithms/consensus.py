@@ -1,4 +1,8 @@
-"""Average consensus, push-sum and randomized pairwise gossip (ALGORITHMS.md section 4)."""
+"""Average consensus, push-sum and randomized pairwise gossip.
+
+docs/algorithms.md, "Average consensus", "Push-sum (ratio consensus) on digraphs" and
+"Randomized pairwise gossip".
+"""
 
 from __future__ import annotations
 
@@ -14,10 +18,10 @@ from distopt_ros.core.validation import as_finite_array, at_least
 
 
 class AverageConsensusAgent(MixingAgent):
-    """Linear average consensus ``x_i <- sum_j W_ij x_j`` (section 4).
+    """Linear average consensus ``x_i <- sum_j W_ij x_j`` (docs/algorithms.md, "Average consensus").
 
     Converges to the average of the initial values at rate ``sigma(W)`` when ``W`` is
-    symmetric, doubly stochastic, supported on a connected graph (e.g. Metropolis, section 1.1).
+    symmetric, doubly stochastic, supported on a connected graph (e.g. Metropolis weights).
     """
 
     algorithm = "consensus"
@@ -44,7 +48,7 @@ class AverageConsensusAgent(MixingAgent):
 
 
 class PushSumAgent(Agent):
-    """Ratio consensus (push-sum) on a digraph (section 4, "Directed graphs").
+    """Ratio consensus (push-sum) on a digraph (docs/algorithms.md, "Push-sum (ratio consensus) on digraphs").
 
     Each node splits its mass ``y`` and weight ``z`` equally among its out-neighbours and
     itself; ``y / z`` converges to the average of the initial values with column-stochastic
@@ -79,7 +83,8 @@ class PushSumAgent(Agent):
 
 
 class GossipAgent(Agent):
-    """Randomized pairwise gossip with a locking handshake (section 4, Boyd et al. 2006).
+    """Randomized pairwise gossip with a locking handshake (Boyd et al. 2006; docs/algorithms.md, "Randomized
+    pairwise gossip").
 
     A node that wakes up and is free picks a neighbour uniformly and sends ``req(x_i)``; a
     free neighbour answers ``reply(x_j)`` and both set ``x = (x_i + x_j) / 2``, so the sum is
@@ -163,7 +168,7 @@ class GossipAgent(Agent):
 
 
 def gossip_expected_matrix(graph: Graph) -> np.ndarray:
-    """``W_bar = I - D/(2N) + (P + P^T)/(2N)`` with ``P_ij = 1/d_i`` on edges (section 4)."""
+    """``W_bar = I - D/(2N) + (P + P^T)/(2N)`` with ``P_ij = 1/d_i`` on edges (see "Randomized pairwise gossip")."""
     n = graph.num_nodes
     p = np.zeros((n, n))
     for i in range(n):
@@ -174,7 +179,7 @@ def gossip_expected_matrix(graph: Graph) -> np.ndarray:
 
 
 def gossip_averaging_time(graph: Graph, accuracy: float) -> float:
-    """Predicted ``eps``-averaging time in clock ticks, ``log(1/eps) / log(1/lambda_2(W_bar))`` (section 4)."""
+    """Predicted ``eps``-averaging time in clock ticks, ``log(1/eps) / log(1/lambda_2(W_bar))``."""
     lam = np.sort(np.linalg.eigvalsh(gossip_expected_matrix(graph)))[::-1]
     return float(np.log(1.0 / accuracy) / np.log(1.0 / lam[1]))
 

@@ -1,13 +1,16 @@
-"""Federated learning on a star: FedAvg, FedOpt, heterogeneity, min-max and fairness (ALGORITHMS.md sections 12-15).
+"""Federated learning on a star: FedAvg, FedOpt, heterogeneity, min-max and fairness.
+
+docs/algorithms.md, "Federated averaging (FedAvg)", "FedOpt server optimizers", "Client heterogeneity" and
+"Min-max and fairness-constrained federated servers".
 
 The server is the coordinator (on robots: an elected leader node). Per round it broadcasts
 the global model with the set of clients it sampled; sampled clients run ``E`` local epochs
 and answer with their model, their data count and training loss; the rest stay silent.
 
-* FedAvg (section 12): data-weighted average of the returned models.
-* FedOpt (section 13): the uniform average delta drives a server optimizer, Adam, Adagrad or
+* FedAvg: data-weighted average of the returned models.
+* FedOpt: the uniform average delta drives a server optimizer, Adam, Adagrad or
   Yogi, with ``v_{-1} = tau^2`` and no bias correction (the paper's choice, kept here).
-* Min-max / agnostic FL (section 15.1) and the fairness-constrained form (section 15.2):
+* Min-max / agnostic FL and the fairness-constrained form:
   primal-dual servers over clients that report ``(f_k(w), grad f_k(w))``.
 """
 
@@ -88,7 +91,7 @@ class FedClient(Agent):
 
 
 class FedServer(Agent):
-    """The server of FedAvg / FedOpt with client sampling (sections 12-13)."""
+    """The server of FedAvg / FedOpt with client sampling."""
 
     algorithm = "fed"
 
@@ -178,14 +181,14 @@ def fed_swarm(problem: Problem, rounds: int, local_epochs: int, local_step: floa
 
 def fedavg_fixed_point(curvatures: Sequence[float], centers: Sequence[float], weights: Sequence[float],
                        local_step: float, local_epochs: int) -> float:
-    """Section 12's closed form of FedAvg's biased limit on scalar quadratics ``a_k/2 (w - c_k)^2``."""
+    """The closed form of FedAvg's biased limit on scalar quadratics ``a_k/2 (w - c_k)^2``."""
     a, c, p = (np.asarray(v, dtype=float) for v in (curvatures, centers, weights))
     q = (1 - local_step * a) ** local_epochs
     return float(np.sum(p * (1 - q) * c) / np.sum(p * (1 - q)))
 
 
 def heterogeneity(problem: Problem, weights: Sequence[float]) -> float:
-    """Section 14: ``B = sum_k p_k ||grad f_k(w*)||^2`` at ``w* = argmin sum_k p_k f_k``."""
+    """Client heterogeneity: ``B = sum_k p_k ||grad f_k(w*)||^2`` at ``w* = argmin sum_k p_k f_k``."""
     p = as_finite_array(weights, "weights", size=problem.num_agents)
     if np.any(p < 0) or not np.isclose(p.sum(), 1.0):
         raise ValueError("weights must be non-negative and sum to 1")
@@ -214,7 +217,7 @@ def project_simplex(v: np.ndarray) -> np.ndarray:
 
 
 class LossClient(Agent):
-    """Reports ``(f_k(w), grad f_k(w))`` at the server's model (min-max and fair servers, section 15)."""
+    """Reports ``(f_k(w), grad f_k(w))`` at the server's model (min-max and fair servers)."""
 
     algorithm = "fedpd"
     speaks_first = False
@@ -236,7 +239,7 @@ class LossClient(Agent):
 
 
 class PrimalDualServer(Agent):
-    """Min-max (``mode="minmax"``, section 15.1) or fairness-constrained (``mode="fair"``, 15.2) server."""
+    """Min-max (``mode="minmax"``) or fairness-constrained (``mode="fair"``) server."""
 
     algorithm = "fedpd"
 

@@ -1,15 +1,18 @@
-"""Price coordination for a shared resource (ALGORITHMS.md sections 2, 2.1, 3.1, 3.2).
+"""Price coordination for a shared resource.
+
+docs/algorithms.md, "Dual decomposition (price coordination)", "Tracking dual ascent and its ISS
+bound" and "Gradient descent-ascent and extragradient".
 
 Robots (bidders) answer a price; an auctioneer (the coordinator) moves the price toward
 balance of supply and demand. Three modes share the message pattern (price down, bid up,
 one round trip per iteration):
 
-* ``dual``: dual decomposition / dual ascent (section 2); each bidder plays its best
+* ``dual``: dual decomposition / dual ascent; each bidder plays its best
   response ``y_i(p)``, the auctioneer ascends ``p += alpha (b_k - sum_i A_i y_i)``. With a
-  time-varying target ``b_k`` this is the tracking dual ascent of section 3.1;
+  time-varying target ``b_k`` this is the tracking dual ascent;
 * ``gda``: plain gradient descent-ascent (Arrow-Hurwicz), bidders take projected gradient
-  steps instead of best responses (section 3.2, "without the extragradient step");
-* ``extragradient``: Korpelevich's predictor-corrector on the saddle (section 3.2); the
+  steps instead of best responses (the extragradient without its extra step);
+* ``extragradient``: Korpelevich's predictor-corrector on the saddle; the
   auctioneer's broadcast carries the new price and the predicted price, each bid carries
   the current and the predicted allocation, so it too needs one round trip per iteration.
 
@@ -100,7 +103,7 @@ class BidderAgent(Agent):
 class AuctioneerAgent(Agent):
     """The price setter: ``p += step (b_k - sum_i A_i y_i)``, optionally projected to ``p >= 0``.
 
-    ``target`` is ``b`` (constant) or a function ``k -> b_k`` (section 3.1). Stops when the
+    ``target`` is ``b`` (constant) or a function ``k -> b_k`` (tracking dual ascent). Stops when the
     imbalance and the price change are both below ``tolerance`` (if > 0).
     """
 
@@ -122,7 +125,7 @@ class AuctioneerAgent(Agent):
         self.imbalance = float("nan")
 
     def set_target(self, target: Sequence[float] | np.ndarray) -> None:
-        """Move ``b`` (a tracking run: the resource to deliver changes with time, section 3.1)."""
+        """Move ``b`` (a tracking run: the resource to deliver changes with time)."""
         self.target = as_finite_array(target, "target", size=self.dim).reshape(-1).copy()
 
     def b(self, k: int) -> np.ndarray:
@@ -174,7 +177,7 @@ def price_swarm(problem: ResourceProblem, mode: str = "dual", step: float = 0.1,
 
 
 def iss_bound(step: float, m_d: float, l_d: float, initial_error: float, drift: float, k: int) -> float:
-    """Section 3.1: ``|p^k - p*_k| <= q^k |p^0 - p*_0| + sup drift / (1 - q)``, ``q = max|1 - step * (m_d, L_d)|``."""
+    """ISS bound: ``|p^k - p*_k| <= q^k |p^0 - p*_0| + sup drift / (1 - q)``, ``q = max|1 - step * (m_d, L_d)|``."""
     q = max(abs(1 - step * m_d), abs(1 - step * l_d))
     if q >= 1:
         raise ValueError(f"step must make q = max(|1 - step m_d|, |1 - step L_d|) < 1, got q = {q:.3g}")
