@@ -1,9 +1,11 @@
 """Consensus ADMM: the global-variable (star) form and the decentralized edge form.
 
-* :class:`ConsensusADMMAgent` + :class:`ConsensusADMMCoordinator`: ALGORITHMS.md section 7
-  (Boyd et al. 2011, section 7.1), unscaled form, with primal/dual residual stopping.
-* :class:`RelaxedADMMAgent`: ALGORITHMS.md section 8.2 (relaxed ADMM of Bastianello et al.,
-  which equals Shi et al.'s decentralized ADMM of section 8.1 at ``alpha = 1/2``). No
+* :class:`ConsensusADMMAgent` + :class:`ConsensusADMMCoordinator`: docs/algorithms.md,
+  "Global consensus ADMM with a coordinator" (Boyd et al. 2011, global-variable consensus
+  form), unscaled form, with primal/dual residual stopping.
+* :class:`RelaxedADMMAgent`: docs/algorithms.md, "Relaxed (edge) consensus ADMM" (relaxed
+  ADMM of Bastianello et al. 2021, which equals Shi et al.'s decentralized ADMM at
+  ``alpha = 1/2``). No
   coordinator: each robot talks to its graph neighbours only, one payload per edge.
 """
 
@@ -23,7 +25,7 @@ from distopt_ros.core.validation import at_least, in_open_interval, positive
 
 
 class ConsensusADMMAgent(Agent):
-    """A robot of global-form consensus ADMM (ALGORITHMS.md section 7).
+    """A robot of global-form consensus ADMM (docs/algorithms.md, "Global consensus ADMM with a coordinator").
 
     Holds ``x_i`` and the dual ``y_i``; sends ``(x_i, y_i)`` to the coordinator as a
     ``proposal`` and waits for the coordinator's ``z``. Sending ``y_i`` lets the coordinator
@@ -64,7 +66,8 @@ class ConsensusADMMAgent(Agent):
 
 
 class ConsensusADMMCoordinator(Agent):
-    """The averaging coordinator of global-form consensus ADMM (ALGORITHMS.md section 7).
+    """The averaging coordinator of global-form consensus ADMM (docs/algorithms.md, "Global consensus ADMM with a
+    coordinator").
 
     With ``residual_balancing`` the penalty doubles when the primal residual exceeds
     ``balance_mu`` times the dual one and halves in the opposite case; the new value travels
@@ -72,7 +75,7 @@ class ConsensusADMMCoordinator(Agent):
 
     ``z = mean_i(x_i + y_i / rho)``; stops when the primal residual
     ``sqrt(sum ||x_i - z||^2)`` and dual residual ``sqrt(N) rho ||z - z_prev||`` are both
-    below ``sqrt(N n) tol + tol * scale`` (section 7, with ``eps_abs = eps_rel = tol``).
+    below ``sqrt(N n) tol + tol * scale`` (absolute and relative tolerance both ``tol``).
     """
 
     algorithm = "admm"
@@ -121,7 +124,7 @@ class ConsensusADMMCoordinator(Agent):
             if finite and self.primal_residual <= eps_pri and self.dual_residual <= eps_dual:
                 self.request_stop()
         if self.residual_balancing:
-            # Section 7: keep the residuals within a factor mu; the robots adopt the new rho after
+            # Residual balancing: keep the residuals within a factor mu; the robots adopt the new rho after
             # their dual update (unscaled form, so y needs no rescaling).
             if self.primal_residual > self.balance_mu * self.dual_residual:
                 self.rho *= 2.0
@@ -133,12 +136,12 @@ class ConsensusADMMCoordinator(Agent):
 
 
 class RelaxedADMMAgent(Agent):
-    """A robot of decentralized relaxed ADMM, edge form (ALGORITHMS.md section 8.2).
+    """A robot of decentralized relaxed ADMM, edge form (docs/algorithms.md, "Relaxed (edge) consensus ADMM").
 
     Holds ``x_i`` and one ``z_ij`` per neighbour; sends ``m_ij = -z_ij + 2 rho x_i`` (block
     ``consensus``) with ``x_i`` itself (block ``primal``, used only for the local stopping
     check and monitoring) to each neighbour. ``alpha = 1/2`` reproduces Shi et al.'s
-    D-ADMM (section 8.1) with ``c = rho / 2``.
+    decentralized ADMM with ``c = rho / 2``.
     """
 
     algorithm = "radmm"
@@ -200,7 +203,7 @@ class RelaxedADMMAgent(Agent):
 
     def _set_tunable(self, name: str, value: float) -> None:
         # Any z is a valid starting point of relaxed ADMM, so a change acts like a warm restart;
-        # set the same value on every robot (per-robot penalties are not covered by section 8.2).
+        # set the same value on every robot (the convergence theory assumes one common penalty).
         if name == "rho":
             self.rho = positive(value, "rho")
         else:
@@ -208,7 +211,7 @@ class RelaxedADMMAgent(Agent):
 
 
 def admm_optimal_rho_equal_curvature(curvature: float) -> tuple[float, float]:
-    """Best penalty of global consensus ADMM when every ``f_i = a/2 (x - c_i)^2`` (section 7).
+    """Best penalty of global consensus ADMM when every ``f_i = a/2 (x - c_i)^2`` (docs/algorithms.md).
 
     The mean contracts by ``rho/(a+rho)`` and the disagreement by ``a/(a+rho)``, so
     ``rho* = a`` with rate 1/2. Returns ``(rho*, rate)``.
@@ -218,7 +221,7 @@ def admm_optimal_rho_equal_curvature(curvature: float) -> tuple[float, float]:
 
 
 def radmm_optimal_penalty_regular(graph: Graph, curvature: float) -> tuple[float, float]:
-    """Best penalty of relaxed ADMM (alpha = 1/2) on a d-regular graph, equal curvature (section 8.2).
+    """Best penalty of relaxed ADMM (alpha = 1/2) on a d-regular graph, equal curvature (docs/algorithms.md).
 
     ``c* = a / (2 d sqrt(1 - sigma_2^2))`` with ``sigma_2 = max(lambda_2(A/d), 0)``, rate
     ``(1 + sigma_2 / (1 + sqrt(1 - sigma_2^2))) / 2``; returns ``(rho* = 2 c*, rate)``.

@@ -1,7 +1,7 @@
-"""ADMM-Tracking Gradient and its robust variant (ALGORITHMS.md section 9.2).
+"""ADMM-Tracking Gradient and its robust variant (docs/algorithms.md, "ADMM-tracking gradient (ATG)").
 
 ATG (Carnevale, Bastianello, Notarstefano, Carli, IEEE TAC 2025) tracks the network average
-of ``(x_j, grad f_j(x_j))`` with the consensus-ADMM tracker of section 9.1 instead of
+of ``(x_j, grad f_j(x_j))`` with the consensus-ADMM dynamic average tracker instead of
 DIGing's sum-preserving tracker, so any initialization, lost message or asleep neighbour is
 forgotten instead of biasing the result. The robust variant is the same agent run
 asynchronously: only active agents step, and ``z_ij`` moves only when ``m_ji`` arrived.
@@ -51,7 +51,7 @@ class ATGAgent(Agent):
         self._track()
 
     def _track(self) -> None:
-        """Trackers from the current ``x`` and ``z`` (closed form of the ADMM step, section 9.1)."""
+        """Trackers from the current ``x`` and ``z`` (closed form of the consensus-ADMM tracker's step)."""
         local = np.concatenate([self.x, self.objective.gradient(self.x)])
         total = local + np.sum([self.z[j] for j in self.neighbors], axis=0)
         ys = total / (1.0 + self.rho * len(self.neighbors))

@@ -28,7 +28,8 @@ class MixingAgent(Agent):
 
     In asynchronous/lossy mode a neighbour whose message did not arrive this round
     contributes its last received value (stale mixing), the usual robot practice for DGD-type
-    methods; exactness then depends on the algorithm (sections 5-6 document which survive).
+    methods; exactness then depends on the algorithm (docs/algorithms.md, "Distributed gradient
+    descent (DGD)" and "DIGing gradient tracking", document which survive).
     """
 
     def __init__(self, agent_id: int, dim: int, neighbors: Sequence[int], weights: Mapping[int, float],

@@ -1,13 +1,16 @@
-"""Constraint-coupled optimization with consensus-ADMM proxies: seed 003 (ALGORITHMS.md section 10).
+"""Constraint-coupled optimization with consensus-ADMM proxies (Messilem, Carnevale, Carli 2025).
+
+docs/algorithms.md, "Constraint-coupled primal-dual with consensus-ADMM proxies".
 
 ``min sum_i f_i(x_i)  s.t.  sum_i (A_i x_i - b_i) = 0`` over an undirected graph. Each agent
 keeps a copy ``lambda_i`` of the multiplier and runs a primal-dual step on the alternative
-Lagrangian of section 10.2, with the two global quantities it needs (the average
+Lagrangian with multiplier copies, with the two global quantities it needs (the average
 multiplier and the average constraint violation) estimated by the consensus-ADMM tracker of
-section 9.1. Only ``m_ij = -z_ij + 2 rho y_i`` (2m floats) crosses the network; ``x_i``,
+docs/algorithms.md, "Consensus-ADMM dynamic average tracker". Only ``m_ij = -z_ij + 2 rho y_i``
+(2m floats) crosses the network; ``x_i``,
 ``lambda_i`` and ``f_i`` stay private.
 
-Algorithm 1 is the synchronous agent; Algorithm 2 (section 10.4) is the same agent in
+The paper's synchronous algorithm is this agent in synchronous rounds; its robust algorithm is the same agent in
 asynchronous mode: only active agents step, and ``z_ij`` moves only when ``m_ji`` arrived.
 """
 
@@ -48,7 +51,7 @@ class CoupledProblem:
             if b.size != m:
                 raise ValueError(f"b[{i}] must have {m} entries, got {b.size}")
         if np.linalg.matrix_rank(np.hstack(self.A)) < m:
-            raise ValueError("A = [A_1 ... A_N] must have full row rank (Assumption 2 of section 10.1)")
+            raise ValueError("A = [A_1 ... A_N] must have full row rank (an assumption of the method)")
 
     @property
     def m(self) -> int:
@@ -98,7 +101,9 @@ class CoupledProblem:
 
 
 class CoupledADMMAgent(Agent):
-    """Seed 003 Algorithm 1 (and, run asynchronously, Algorithm 2): ALGORITHMS.md sections 10.3-10.4.
+    """The constraint-coupled primal-dual agent, synchronous or (run asynchronously) robust to loss.
+
+    docs/algorithms.md, "Constraint-coupled primal-dual with consensus-ADMM proxies".
 
     State: ``x_i``, ``lambda_i``, the proxy ``y_i = (y^lambda, y^c)`` in R^{2m} of
     ``(mean lambda, mean violation)``, and ``z_ij`` in R^{2m} per neighbour. ``kappa`` scales
@@ -140,7 +145,7 @@ class CoupledADMMAgent(Agent):
         """Move ``b_i`` (a time-varying constraint, e.g. the target the centroid must follow).
 
         The primal-dual iteration continues from its current state and tracks the moving
-        KKT point with an error set by how fast ``b`` moves (section 10, ISS-type behaviour).
+        KKT point with an error set by how fast ``b`` moves (ISS-type behaviour).
         """
         self.offset = as_finite_array(offset, "offset", size=self.m).reshape(-1).copy()
 
@@ -180,7 +185,7 @@ class CoupledADMMAgent(Agent):
 def coupled_swarm(problem: CoupledProblem, graph: Graph, rho: float = 1.0, alpha: float = 0.5, gamma: float = 0.1,
                   kappa: float = 1.0, max_iterations: int = 10_000, tolerance: float = 0.0, patience: int = 3,
                   record: bool = False) -> dict[int, Agent]:
-    """Agents of seed 003's algorithm for every agent of ``problem`` over ``graph``."""
+    """Agents of the constraint-coupled algorithm for every agent of ``problem`` over ``graph``."""
     if graph.num_nodes != len(problem.objectives):
         raise ValueError(f"graph has {graph.num_nodes} nodes but the problem has {len(problem.objectives)} agents")
     return {i: CoupledADMMAgent(i, f, a, b, graph.neighbors(i), rho, alpha, gamma, kappa, max_iterations, tolerance,
@@ -189,14 +194,16 @@ def coupled_swarm(problem: CoupledProblem, graph: Graph, rho: float = 1.0, alpha
 
 
 def microgrid_problem(num_converters: int = 5, seed: int = 0) -> CoupledProblem:
-    """Seed 003's microgrid example as a synthetic instance (section 10.7).
+    """The microgrid example of Messilem, Carnevale, Carli (2025) as a synthetic instance.
+
+    docs/algorithms.md, "Problems" (microgrid).
 
     Agents ``0..N-1`` are converters with ``x_k`` = the 5 free dq sequence currents
     (i+_q, i-_d, i-_q, i0_d, i0_q), losses ``f_k = r_k ||x||^2 + h_k^T x``; agent ``N`` is the
     grid at the PCC with ``f_0 = R_g ||x||^2``. Kirchhoff: grid plus converter currents meet
     the uncontrollable demand, ``sum_k x_k = d`` (``A_k = I``; the demand is carried by the
     grid agent's ``b``). Data are synthetic, seeded and per-unit scaled: r_k in [0.5, 2], h_k ~ 0.01 N(0, 1),
-    R_g = 1, demand ~ N(0, 5^2) per component; the paper's values are not in the seed.
+    R_g = 1, demand ~ N(0, 5^2) per component; the paper's values are not published.
     """
     rng = np.random.default_rng(seed)
     objs: list[LocalObjective] = []

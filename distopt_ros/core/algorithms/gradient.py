@@ -1,4 +1,7 @@
-"""Decentralized gradient methods: DGD (section 5) and DIGing gradient tracking (section 6)."""
+"""Decentralized gradient methods: DGD and DIGing gradient tracking.
+
+docs/algorithms.md, "Distributed gradient descent (DGD)" and "DIGing gradient tracking".
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from distopt_ros.core.validation import as_finite_array, in_open_interval, posit
 
 
 class DGDAgent(MixingAgent):
-    """Distributed gradient descent ``x_i <- sum_j W_ij x_j - alpha_k grad f_i(x_i)`` (section 5).
+    """Distributed gradient descent ``x_i <- sum_j W_ij x_j - alpha_k grad f_i(x_i)``.
 
     With a constant step it converges to a biased point ``O(alpha / (1 - sigma))`` from the
     optimum; with ``step_decay = p`` in (1/2, 1] the step is ``alpha / (k + 1)^p`` and the
@@ -71,12 +74,13 @@ class DGDAgent(MixingAgent):
 
 
 class DIGingAgent(MixingAgent):
-    """DIGing gradient tracking (section 6, Nedic-Olshevsky-Shi 2017).
+    """DIGing gradient tracking (Nedic-Olshevsky-Shi 2017; docs/algorithms.md, "DIGing gradient tracking").
 
     ``x_i <- sum_j W_ij x_j - alpha y_i`` and ``y_i <- sum_j W_ij y_j + grad f_i(x_i^+) - grad f_i(x_i)``
     with the mandatory start ``y_i = grad f_i(x_i^0)``. Exact linear convergence on lossless
     links; the invariant ``sum y = sum grad f`` is broken for good by one lost message (the
-    fragility the ADMM trackers of sections 9-10 remove), which the lossy tests show.
+    fragility the ADMM-based trackers of ATG and the constraint-coupled algorithm remove), which the
+    lossy tests show.
     Message blocks: ``primal`` = x, ``dual`` = y.
     """
 
