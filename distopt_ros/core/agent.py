@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from distopt_ros.core.messages import BLOCKS, BROADCAST, Message
+from distopt_ros.core.messages import BLOCKS, BROADCAST, Message, Tuning
+from distopt_ros.core.schema import SCHEMA, ParameterError, live_parameters
 from distopt_ros.core.validation import at_least
 
 
@@ -89,6 +90,15 @@ class Agent:
         self.expect_copies = False
         """Set by a transport that resends rounds on request: stale or repeated rounds are then
         expected copies, counted as ``redundant`` (reason ``redundant``) rather than as rejections."""
+        self.tuning: Tuning | None = None
+        """The newest swarm-wide parameter set known here (sent along with every payload once set)."""
+        self.applied_tuning: Tuning | None = None
+        """The one in force."""
+        self.tuning_delay = 1
+        """Rounds between setting a swarm-wide parameter and its taking effect: at least the graph's
+        diameter, so the change reaches every robot first (the builders set diameter + 1)."""
+        self.late_tunings = 0
+        """Swarm-wide changes that arrived after their round (a lost payload): applied at once, late."""
 
     # ------------------------------------------------------------------ protocol
     def start(self) -> list[Message]:
@@ -128,6 +138,8 @@ class Agent:
         if reason is not None:
             self.stats.rejected[reason] += 1
             return reason
+        if msg.tuning is not None and msg.tuning.newer_than(self.tuning):
+            self.tuning = msg.tuning  # forwarded with our next payloads; applied at its round
         last = self._latest.get(msg.sender)
         if last is None or msg.iteration >= last.iteration:
             self._latest[msg.sender] = msg
@@ -191,6 +203,8 @@ class Agent:
         """Consume the current round's messages, advance one round, return what to send."""
         if self.done:
             raise RuntimeError(f"agent {self.agent_id} has stopped; it cannot step")
+        if self.tuning is not self.applied_tuning:
+            self._apply_due_tuning()
         if self.asynchronous:
             inbox = {s: self._latest[s] for s in sorted(self._fresh)}
             self._fresh.clear()
@@ -253,18 +267,76 @@ class Agent:
         self.objective = objective
 
     # ------------------------------------------------------------------ live tuning
-    tunable: tuple[str, ...] = ()
-    """Parameters that may change while running (applied from the next round on)."""
+    tunes_live = True
+    """False for an agent whose tunables another agent owns (a consensus ADMM robot takes rho from
+    its coordinator)."""
+
+    @property
+    def tunable(self) -> tuple[str, ...]:
+        """Parameters that may change while running: the schema's live list for this algorithm."""
+        return live_parameters(self.algorithm) if self.tunes_live else ()
+
+    floods_tuning = True
+    """True where every robot must use the same values (the decentralized algorithms): a change is
+    flooded as a :class:`Tuning` and applied everywhere at one round. False for a coordinator, the
+    single holder of its parameters, which applies a change at once and broadcasts its effect."""
+
+    def tune(self, values: dict[str, float]) -> Tuning | None:
+        """Change tunable parameters of the whole swarm; ParameterError (naming one) if not allowed.
+
+        Decentralized algorithms: the change becomes the newest :class:`Tuning`, in force on
+        every robot from round ``iteration + tuning_delay`` on (returned). A coordinator
+        applies it at once (returns None). Nothing changes if any value is refused.
+        """
+        checked = {}
+        for name, value in values.items():
+            if name not in self.tunable:
+                raise ParameterError(f"{name} cannot change while {self.algorithm} is running; tunable: "
+                                     f"{', '.join(self.tunable) or 'none'}")
+            checked[name] = SCHEMA[name].check(value)
+        if not self.floods_tuning:
+            for name, value in checked.items():
+                self._set_tunable(name, value)
+            return None
+        base = self.tuning.values if self.tuning is not None else self._tunable_values()
+        new = tuple(float(checked.get(name, old)) for name, old in zip(self.tunable, base, strict=True))
+        epoch = self.tuning.epoch + 1 if self.tuning is not None else 1
+        self.tuning = Tuning(epoch, max(self.agent_id, 0), self.iteration + self.tuning_delay, new)
+        return self.tuning
 
     def set_parameter(self, name: str, value: float) -> None:
-        """Change a tunable parameter; ValueError (naming it) if not tunable or out of range."""
-        if name not in self.tunable:
-            raise ValueError(f"{name} cannot be changed while {self.algorithm} is running"
-                             + (f" (tunable here: {', '.join(self.tunable)})" if self.tunable else ""))
-        self._set_tunable(name, value)
+        """:meth:`tune` with one parameter."""
+        self.tune({name: value})
+
+    def _tunable_values(self) -> tuple[float, ...]:
+        return tuple(float(self._get_tunable(name)) for name in self.tunable)
+
+    def _get_tunable(self, name: str) -> float:
+        return getattr(self, name)
 
     def _set_tunable(self, name: str, value: float) -> None:
-        raise NotImplementedError
+        setattr(self, name, value)
+
+    def _valid_tuning(self, tuning: Tuning) -> bool:
+        if len(tuning.values) != len(self.tunable):
+            return False
+        try:
+            for name, value in zip(self.tunable, tuning.values, strict=True):
+                SCHEMA[name].check(value)
+        except ParameterError:
+            return False
+        return True
+
+    def _apply_due_tuning(self) -> None:
+        """Put the newest known tuning in force if its round has come (asynchronous agents: at once)."""
+        t = self.tuning
+        if t is None or (not self.asynchronous and self.iteration < t.round):
+            return
+        if not self.asynchronous and self.iteration > t.round:
+            self.late_tunings += 1
+        for name, value in zip(self.tunable, t.values, strict=True):
+            self._set_tunable(name, value)
+        self.applied_tuning = t
 
     # ------------------------------------------------------------------ helpers
     def peer_counts(self, inbox: dict[int, Message]) -> list[int] | None:
@@ -285,7 +357,7 @@ class Agent:
         it = self.iteration if iteration is None else iteration
         return Message(sender=self.agent_id, receiver=receiver, iteration=it,
                        algorithm=self.algorithm, kind=kind, dim=self.wire_dim, done=self.done,
-                       converged_rounds=self.stopper.count if self.stopper else 0,
+                       converged_rounds=self.stopper.count if self.stopper else 0, tuning=self.tuning,
                        **blocks)  # type: ignore[arg-type]
 
     def _send(self, out: list[Message]) -> list[Message]:
@@ -313,6 +385,8 @@ class Agent:
                 n_dual and not _finite_sum(dual)) or (n_consensus and not _finite_sum(consensus)) or (
                 n_aux and not _finite_sum(aux)):
             return "non_finite"
+        if msg.tuning is not None and msg.tuning is not self.tuning and not self._valid_tuning(msg.tuning):
+            return "bad_tuning"
         if self.asynchronous:
             last = self._latest.get(msg.sender)
             if last is not None and msg.iteration < last.iteration:

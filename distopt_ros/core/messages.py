@@ -76,6 +76,41 @@ def seal(arr: np.ndarray) -> np.ndarray:
     return arr
 
 
+@dataclass(frozen=True)
+class Tuning:
+    """A swarm-wide parameter set that every robot puts in force at the same round.
+
+    Set on one robot (``ros2 param set``, or :meth:`Agent.tune` in the simulator), it travels
+    with that robot's payloads and every robot forwards the newest one it knows, so under the
+    synchronous round discipline it reaches a robot ``d`` hops away before that robot steps
+    ``round - diameter + d``; all robots apply it at the step that consumes ``round``. Newer
+    means a larger ``(epoch, origin)``: two robots tuned at once agree on one winner.
+    ``values`` follow the algorithm's tunable list (:func:`distopt_ros.core.schema.live_parameters`).
+    """
+
+    epoch: int
+    origin: int
+    round: int
+    values: tuple[float, ...]
+
+    def newer_than(self, other: Tuning | None) -> bool:
+        return other is None or (self.epoch, self.origin) > (other.epoch, other.origin)
+
+    def encode(self) -> list[float]:
+        """The wire form: ``[epoch, origin, round, *values]`` (integers are exact in float64 below 2^53)."""
+        return [float(self.epoch), float(self.origin), float(self.round), *self.values]
+
+    @classmethod
+    def decode(cls, block: object) -> Tuning | None:
+        """The inverse of :meth:`encode`; None for an empty block; ValueError for a malformed one."""
+        vals = [float(v) for v in block]  # type: ignore[attr-defined]
+        if not vals:
+            return None
+        if len(vals) < 3 or not all(v >= 0 and v.is_integer() and v < 2**53 for v in vals[:3]):
+            raise ValueError("tuning must start with integer epoch, origin and round")
+        return cls(int(vals[0]), int(vals[1]), int(vals[2]), tuple(vals[3:]))
+
+
 @dataclass(frozen=True, init=False)
 class Message:
     """One payload for one algorithm round.
@@ -101,11 +136,13 @@ class Message:
     rho: float = 0.0
     bit_cost: int = 0
     """Bits this payload costs on the air when it is not plain float64 (0 = 64 per float)."""
+    tuning: Tuning | None = None
+    """The newest swarm-wide parameter set the sender knows (None until one was set)."""
 
     def __init__(self, sender: int, receiver: int, iteration: int, algorithm: str, kind: str, dim: int,
                  primal: object = _EMPTY, dual: object = _EMPTY, consensus: object = _EMPTY,
                  aux: object = _EMPTY, done: bool = False, converged_rounds: int = 0, rho: float = 0.0,
-                 bit_cost: int = 0) -> None:
+                 bit_cost: int = 0, tuning: Tuning | None = None) -> None:
         # Written by hand (the dataclass's frozen __init__ sets each field through
         # object.__setattr__): every message sent and received is built here. The instance is
         # still frozen: attribute assignment raises FrozenInstanceError.
@@ -115,7 +152,7 @@ class Message:
             dual=dual if dual is _EMPTY else _frozen_block(dual),
             consensus=consensus if consensus is _EMPTY else _frozen_block(consensus),
             aux=aux if aux is _EMPTY else _frozen_block(aux),
-            done=done, converged_rounds=converged_rounds, rho=rho, bit_cost=bit_cost)
+            done=done, converged_rounds=converged_rounds, rho=rho, bit_cost=bit_cost, tuning=tuning)
 
     def blocks(self) -> dict[str, np.ndarray]:
         """The float blocks by name."""

@@ -47,6 +47,13 @@ class AlgorithmSpec:
     def has_coordinator(self) -> bool:
         return self.transport == "star"
 
+    def make(self, robot_id: int, problem: Any, graph: Any, params: Mapping[str, Any], record: bool = False) -> Agent:
+        """Robot ``robot_id``'s agent; a swarm-wide change then takes effect ``diameter + 1`` rounds after it is set,
+        when it has reached every robot."""
+        agent = self.build(robot_id, problem, graph, params, record)
+        agent.tuning_delay = graph.diameter() + 1
+        return agent
+
     @property
     def directed(self) -> bool:
         """True if the algorithm runs over a directed graph (``topology`` names a digraph)."""
@@ -156,7 +163,7 @@ def build_swarm(name: str, problem: Any, graph: Graph, p: Mapping[str, Any],
     params = {"seed": 0, "kappa": 1.0, "quantization_level": 1e-3, "watchdog": 100_000, "local_epochs": 1,
               "local_step": 0.1, "client_fraction": 1.0,
               "server_optimizer": "fedavg", "server_step": 1.0, "price_mode": "dual", **p}
-    agents = {i: spec.build(i, problem, graph, params, record) for i in range(problem.num_agents)}
+    agents = {i: spec.make(i, problem, graph, params, record) for i in range(problem.num_agents)}
     coord = build_coordinator(name, problem, params, record)
     if coord is not None:
         agents[coord.agent_id] = coord

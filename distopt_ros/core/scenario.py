@@ -8,9 +8,8 @@ monitor and the tests rebuild the whole problem to know the centralized answer.
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import field, fields, make_dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -27,7 +26,9 @@ from distopt_ros.core.problems import (
 )
 from distopt_ros.core.registry import ALGORITHM_SPECS, build_coordinator, get_spec
 from distopt_ros.core.resources import LinearCost, QuadraticCost, ResourceProblem
-from distopt_ros.core.validation import at_least, in_open_interval, positive
+from distopt_ros.core.schema import ParameterError, check_known, check_transport, check_values
+from distopt_ros.core.schema import group as schema_group
+from distopt_ros.core.validation import at_least, positive
 
 ALGORITHMS = {name: spec.description for name, spec in ALGORITHM_SPECS.items()}
 PROBLEMS = {
@@ -47,93 +48,31 @@ def _kinds(problem: str) -> tuple[str, ...]:
     return kind if isinstance(kind, tuple) else (kind,)
 
 
-@dataclass(frozen=True)
-class SwarmConfig:
-    """Scenario parameters shared by all nodes; validated on construction."""
-
-    algorithm: str = "radmm"
-    num_robots: int = 8
-    topology: str = "ring"
-    seed: int = 0
-    dim: int = 2
-    rho: float = 1.0
-    alpha: float = 0.5
-    max_iterations: int = 500
-    tolerance: float = 1e-10
-    stop_patience: int = 3
-    step: float = 0.05
-    step_decay: float = 0.0
-    gamma: float = 0.5
-    delta: float = 0.1
-    residual_balancing: bool = False
-    problem: str = "fusion"
-    kappa: float = 1.0
-    local_epochs: int = 1
-    local_step: float = 0.1
-    client_fraction: float = 1.0
-    server_optimizer: str = "fedavg"
-    server_step: float = 1.0
-    price_mode: str = "dual"
-    station_radius: float = 2.0
-    quantization_level: float = 1e-3
-    watchdog: int = 100_000
+class _SwarmConfigBase:
+    """Methods of :class:`SwarmConfig`, whose fields come from the scenario group of the schema."""
 
     def __post_init__(self) -> None:
-        if self.algorithm not in ALGORITHMS:
-            raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)}; got {self.algorithm!r}")
-        at_least(self.num_robots, "num_robots", 2)
+        for p in schema_group("scenario"):
+            object.__setattr__(self, p.name, p.check(getattr(self, p.name)))
         spec = get_spec(self.algorithm)
         allowed = DIRECTED_TOPOLOGIES if spec.directed else TOPOLOGIES
         if self.topology not in allowed:
-            raise ValueError(f"topology must be one of {', '.join(allowed)} for {self.algorithm}; "
-                             f"got {self.topology!r}")
-        at_least(self.seed, "seed", 0)
-        at_least(self.dim, "dim", 1)
-        positive(self.rho, "rho")
-        in_open_interval(self.alpha, "alpha", 0.0, 1.0)
-        at_least(self.max_iterations, "max_iterations", 1)
-        if not (math.isfinite(self.tolerance) and self.tolerance >= 0):
-            raise ValueError(f"tolerance must be a finite number >= 0, got {self.tolerance!r}")
-        at_least(self.stop_patience, "stop_patience", 1)
-        positive(self.step, "step")
-        if self.step_decay != 0.0:
-            in_open_interval(self.step_decay, "step_decay", 0.5, 1.0, closed_high=True)
-        in_open_interval(self.gamma, "gamma", 0.0, 1.0, closed_high=True)
-        positive(self.delta, "delta")
-        if self.problem not in PROBLEMS:
-            raise ValueError(f"problem must be one of {', '.join(PROBLEMS)}; got {self.problem!r}")
-        kind = get_spec(self.algorithm).problem_kind
+            raise ParameterError(f"topology must be one of {', '.join(allowed)} for {self.algorithm}, "
+                                 f"got {self.topology!r}")
+        kind = spec.problem_kind
         if kind not in _kinds(self.problem):
             fitting = [k for k in PROBLEMS if kind in _kinds(k)]
-            raise ValueError(f"problem {self.problem!r} does not fit algorithm {self.algorithm!r}; "
-                             f"use one of {', '.join(fitting)}")
-        positive(self.kappa, "kappa")
-        at_least(self.local_epochs, "local_epochs", 1)
-        positive(self.local_step, "local_step")
-        in_open_interval(self.client_fraction, "client_fraction", 0.0, 1.0, closed_high=True)
-        if self.server_optimizer not in ("fedavg", "fedadam", "fedadagrad", "fedyogi"):
-            raise ValueError(f"server_optimizer must be fedavg, fedadam, fedadagrad or fedyogi; "
-                             f"got {self.server_optimizer!r}")
-        positive(self.server_step, "server_step")
-        if self.price_mode not in ("dual", "gda", "extragradient"):
-            raise ValueError(f"price_mode must be dual, gda or extragradient; got {self.price_mode!r}")
-        positive(self.station_radius, "station_radius")
-        positive(self.quantization_level, "quantization_level")
-        at_least(self.watchdog, "watchdog", 1)
+            raise ParameterError(f"problem must be one of {', '.join(fitting)} for {self.algorithm}, "
+                                 f"got {self.problem!r}")
 
     @classmethod
     def from_mapping(cls, params: Mapping[str, Any]) -> SwarmConfig:
         """Build from a parameter dict, ignoring keys that belong to other layers (QoS, ...)."""
-        names = {f.name: f for f in fields(cls)}
-        kwargs: dict[str, Any] = {}
-        for key, value in params.items():
-            if key in names:
-                default = names[key].default
-                kwargs[key] = _coerce(key, value, type(default))
-        return cls(**kwargs)
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in params.items() if k in names})
 
     def with_overrides(self, **changes: Any) -> SwarmConfig:
-        return replace(self, **changes)
+        return replace(self, **changes)  # type: ignore[type-var]
 
     @property
     def has_coordinator(self) -> bool:
@@ -148,14 +87,15 @@ class SwarmConfig:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def _coerce(key: str, value: Any, kind: type) -> Any:
-    if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if kind is int and isinstance(value, float) and value.is_integer():
-        return int(value)
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise ValueError(f"{key} must be of type {kind.__name__}, got {value!r}")
-    return value
+SwarmConfig = make_dataclass(
+    "SwarmConfig", [(p.name, p.type, field(default=p.default)) for p in schema_group("scenario")],
+    bases=(_SwarmConfigBase,), frozen=True)
+SwarmConfig.__doc__ = """Scenario parameters shared by all nodes (the schema's scenario group),
+validated on construction.
+
+A bad value raises :class:`~distopt_ros.core.schema.ParameterError` with the schema's one-line wording.
+"""
+SwarmConfig.__module__ = __name__
 
 
 @functools.lru_cache(maxsize=8)
@@ -243,9 +183,25 @@ def make_agent(cfg: SwarmConfig, robot_id: int, problem: Any | None = None,
                graph: Graph | Digraph | None = None, record: bool = False) -> Agent:
     """The agent of robot ``robot_id``, holding only its own private data."""
     if not 0 <= robot_id < cfg.num_robots:
-        raise ValueError(f"robot_id must be in [0, {cfg.num_robots - 1}], got {robot_id}")
+        raise ParameterError(f"robot_id must be an integer in [0, {cfg.num_robots - 1}], got {robot_id}")
     prob = problem if problem is not None else make_problem(cfg)
-    return get_spec(cfg.algorithm).build(robot_id, prob, graph or scenario_graph(cfg), cfg.as_params(), record)
+    return get_spec(cfg.algorithm).make(robot_id, prob, graph or scenario_graph(cfg), cfg.as_params(), record)
+
+
+def validate_parameters(params: Mapping[str, Any], where: str = "") -> tuple[SwarmConfig, dict[str, Any]]:
+    """Everything a swarm would refuse, checked before anything starts (one ParameterError line).
+
+    Names (a "did you mean" for an unknown one), each value by the schema, the scenario's own
+    rules (topology and problem fit the algorithm) and the transport's (loss needs a round
+    timeout in sync mode, async needs an algorithm that tolerates missing messages, ...).
+    Returns the config and the checked values (integers given for floats converted).
+    """
+    check_known(params, where)
+    values = check_values(params)
+    cfg = SwarmConfig.from_mapping(values)
+    agent = make_agent(cfg, 0)
+    check_transport(values, agent.supports_async, cfg.transport == "digraph", cfg.algorithm)
+    return cfg, values
 
 
 def make_coordinator(cfg: SwarmConfig, record: bool = False, problem: Any | None = None) -> Agent | None:

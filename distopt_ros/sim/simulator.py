@@ -83,8 +83,11 @@ class _Recorder:
         self.sent: Mapping[int, int] = {}
         self.bits: Mapping[int, int] = {}
         self.extra: dict[str, list[float]] = defaultdict(list)
+        self.hooks: list[Callable[[int, Mapping[int, Agent]], None]] = []
 
     def __call__(self) -> None:
+        for hook in self.hooks:
+            hook(len(self.costs), self.agents)
         self.costs.append((sum(self.sent.values()), sum(self.bits.values()), time.perf_counter() - self.started))
         vecs = [np.asarray(self.agents[i].estimate(), dtype=float).reshape(-1) for i in self.ids]
         if len({v.size for v in vecs}) == 1:  # residual/error only when all estimates live in one space
@@ -112,14 +115,19 @@ def _listeners(agents: Mapping[int, Agent]) -> dict[int, list[int]]:
 
 def simulate(agents: Mapping[int, Agent], max_rounds: int = 100_000, network: NetworkModel | None = None,
              optimum: np.ndarray | None = None, track: list[int] | None = None,
-             metrics: Mapping[str, Callable[[Mapping[int, Agent]], float]] | None = None) -> SimResult:
+             metrics: Mapping[str, Callable[[Mapping[int, Agent]], float]] | None = None,
+             on_round: Callable[[int, Mapping[int, Agent]], None] | None = None) -> SimResult:
     """Run the agents to completion (all done, nothing left to do, or ``max_rounds``).
 
     ``optimum`` (with ``track``, the ids whose estimates count; default all agents with
     id >= 0) enables the per-round error history; ``metrics`` adds named per-round values.
+    ``on_round(round, agents)`` runs after every round (tick): scripted interventions such as
+    a live parameter change (:meth:`Agent.tune`), exactly where the ROS runner's hook would.
     """
     ids = track if track is not None else sorted(a for a in agents if a >= 0)
     recorder = _Recorder(agents, optimum, ids, metrics)
+    if on_round is not None:
+        recorder.hooks.append(on_round)
     if network is None or (network.lossless_synchronous and network.quantizer is None):
         return _simulate_sync(agents, max_rounds, recorder)
     return _simulate_ticks(agents, max_rounds, network, recorder)

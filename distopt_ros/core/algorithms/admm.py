@@ -33,6 +33,7 @@ class ConsensusADMMAgent(Agent):
     """
 
     algorithm = "admm"
+    tunes_live = False  # rho comes with the coordinator's z (set it on the coordinator)
 
     def __init__(self, agent_id: int, objective: LocalObjective, rho: float,
                  max_iterations: int, record: bool = False) -> None:
@@ -99,11 +100,7 @@ class ConsensusADMMCoordinator(Agent):
         # z answers the proposals of the round just consumed, so it carries that round's tag.
         return [self._message(BROADCAST, "consensus", iteration=self.iteration - 1, consensus=self.z, rho=self.rho)]
 
-    tunable = ("rho",)
-
-    def _set_tunable(self, name: str, value: float) -> None:
-        # The new penalty goes out with the next z; robots adopt it in the same round.
-        self.rho = positive(value, "rho")
+    floods_tuning = False  # the new penalty goes out with the next z; robots adopt it in the same round
 
     def _update(self, inbox: dict[int, Message]) -> None:
         ids = sorted(inbox)
@@ -199,15 +196,8 @@ class RelaxedADMMAgent(Agent):
     def estimate(self) -> np.ndarray:
         return self.x
 
-    tunable = ("rho", "alpha")
-
-    def _set_tunable(self, name: str, value: float) -> None:
-        # Any z is a valid starting point of relaxed ADMM, so a change acts like a warm restart;
-        # set the same value on every robot (the convergence theory assumes one common penalty).
-        if name == "rho":
-            self.rho = positive(value, "rho")
-        else:
-            self.alpha = in_open_interval(value, "alpha", 0.0, 1.0)
+    # rho and alpha are tunable (the schema's live list), swarm-wide: any z is a valid starting
+    # point of relaxed ADMM, so a change applied by every robot at one round acts as a warm restart.
 
 
 def admm_optimal_rho_equal_curvature(curvature: float) -> tuple[float, float]:

@@ -80,10 +80,4 @@ class ATGAgent(Agent):
     def estimate(self) -> np.ndarray:
         return self.x
 
-    tunable = ("rho", "alpha", "gamma", "delta")
-
-    def _set_tunable(self, name: str, value: float) -> None:
-        checks = {"rho": lambda v: positive(v, "rho"), "alpha": lambda v: in_open_interval(v, "alpha", 0.0, 1.0),
-                  "gamma": lambda v: in_open_interval(v, "gamma", 0.0, 1.0, closed_high=True),
-                  "delta": lambda v: positive(v, "delta")}
-        setattr(self, name, checks[name](value))
+    # rho, alpha, gamma and delta are tunable, swarm-wide (the schema's live list for atg).

@@ -60,6 +60,12 @@ class MixingAgent(Agent):
             total = total + self.weights[j] * values.get(j, own)
         return total
 
+    def _get_tunable(self, name: str) -> float:
+        return self.step_size if name == "step" else getattr(self, name)  # step() is the agent's method
+
+    def _set_tunable(self, name: str, value: float) -> None:
+        setattr(self, "step_size" if name == "step" else name, value)
+
     def check_stop(self, moved: float, scale: float, inbox: Mapping[int, Message]) -> None:
         """Local criterion ``moved <= tol * max(1, scale)``, aggregated by the stop counter."""
         ok = within_tolerance(moved, self.tolerance, scale)

@@ -176,10 +176,7 @@ class CoupledADMMAgent(Agent):
     def estimate(self) -> np.ndarray:
         return self.x
 
-    tunable = ("gamma", "kappa", "rho", "alpha")
-
-    def _set_tunable(self, name: str, value: float) -> None:
-        setattr(self, name, in_open_interval(value, "alpha", 0.0, 1.0) if name == "alpha" else positive(value, name))
+    # gamma, kappa, rho and alpha are tunable, swarm-wide (the schema's live list for coupled).
 
 
 def coupled_swarm(problem: CoupledProblem, graph: Graph, rho: float = 1.0, alpha: float = 0.5, gamma: float = 0.1,

@@ -67,10 +67,7 @@ class DGDAgent(MixingAgent):
     def estimate(self) -> np.ndarray:
         return self.x
 
-    tunable = ("step",)
-
-    def _set_tunable(self, name: str, value: float) -> None:
-        self.step_size = positive(value, "step")
+    # step is tunable, swarm-wide (the schema's live list); MixingAgent maps it to step_size.
 
 
 class DIGingAgent(MixingAgent):
