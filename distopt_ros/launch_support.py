@@ -1,38 +1,232 @@
-"""What the launch files in ``launch/`` share (imported only there: it needs launch_ros).
+"""The logic of the launch files in ``launch/``, kept here so that tests reach it (no launch_ros in CI).
 
-Override arguments typed from their text, and the scenario include: a YAML of ``config/``
-launched through swarm.launch.py, or through tracking.launch.py when it describes a moving
-target.
+The launch files are thin: they declare :func:`declare_arguments` and hand everything to one
+``OpaqueFunction`` that calls :func:`swarm_actions` or :func:`tracking_actions`. What those do:
+
+* every launch argument is a schema parameter (plus ``config``, ``log_level`` and a few
+  launch-only switches), typed and checked by the schema; an unknown argument, a bad value,
+  or a combination a node would refuse stops the launch with one line naming it, before any
+  node starts (:func:`plan_swarm`);
+* a one-shot swarm (every problem but tracking) ends by itself: the robots exit once their
+  swarm has stopped, the ``swarm_monitor`` prints the summary and exits, and its exit shuts
+  the launch down; a node that fails (exit code other than 0, or 3 for "stopped without
+  converging", which the monitor reports) stops the launch with a line naming it, and
+  ``ros2 launch`` exits 1 (:func:`exit_verdict`).
+
+Only the functions that build launch actions import ``launch``/``launch_ros``.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
+from distopt_ros.config import swarm_parameters
+from distopt_ros.core.scenario import SwarmConfig
+from distopt_ros.core.schema import PARAMETERS, Param, ParameterError, suggest
+from distopt_ros.ros.exit_codes import EXIT_BAD_PARAMETER, EXIT_FAILURE, EXIT_NOT_CONVERGED, EXIT_OK
 
-def overrides(context: Any, specs: Sequence[tuple[str, Callable[[str], Any]]]) -> dict[str, Any]:
-    """The launch arguments in ``specs`` that were given (non-empty), cast; ValueError naming a bad one."""
-    from launch.substitutions import LaunchConfiguration
+SWARM_GROUPS = ("scenario", "transport", "node")
+TRACKING_GROUPS = (*SWARM_GROUPS, "tracking", "target", "kinematics", "visualization")
+PER_ROBOT = ("robot_id", "initial_x", "initial_y", "initial_theta")
+"""Set by the launch file for each robot: not launch arguments."""
+LAUNCH_ONLY = {
+    "config": "Parameter YAML (ros__parameters under '/**:' or node-specific sections)",
+    "log_level": "Node log level (debug, info, warn, error)",
+}
+INCLUDED_BY = ("scenario",)
+"""Arguments of the launch files that include swarm.launch.py or tracking.launch.py."""
+TRACKING_ONLY = {
+    "rviz": "Start RViz with config/swarm.rviz (needs the rviz2 package)",
+    "simulate": "Start a kinematic simulator per robot (false on real robots: the driver's odom and cmd_vel)",
+}
+EXIT_TEXT = {
+    EXIT_FAILURE: "failed",
+    EXIT_BAD_PARAMETER: "refused a parameter",
+    EXIT_NOT_CONVERGED: "stopped without converging",
+    -11: "crashed (segmentation fault)",
+    -9: "was killed",
+}
 
+
+def launch_parameters(groups: Iterable[str] = SWARM_GROUPS) -> tuple[Param, ...]:
+    """The schema parameters a launch argument may override on every node."""
+    wanted = set(groups)
+    return tuple(p for p in PARAMETERS if p.group in wanted and p.name not in PER_ROBOT)
+
+
+def argument_specs(groups: Iterable[str] = SWARM_GROUPS, extra: Mapping[str, str] | None = None) \
+        -> list[tuple[str, str]]:
+    """``(name, description)`` of every launch argument (empty default = keep the YAML's value)."""
+    specs = [(name, text) for name, text in {**LAUNCH_ONLY, **(extra or {})}.items()]
+    for p in launch_parameters(groups):
+        specs.append((p.name, f"{p.description}; must be {p.allowed()} (default {p.default!r}; empty = the YAML's)"))
+    return specs
+
+
+def parse_arguments(texts: Mapping[str, str], groups: Iterable[str] = SWARM_GROUPS,
+                    known: Iterable[str] = ()) -> dict[str, Any]:
+    """The given (non-empty) launch arguments as checked parameter values; ParameterError naming a bad one.
+
+    ``known`` are further names that are not parameters (``config``, ``rviz``, ...). Any other
+    name is refused with a "did you mean": ``ros2 launch`` itself ignores a misspelled argument.
+    """
+    by_name = {p.name: p for p in launch_parameters(groups)}
+    allowed = {*by_name, *LAUNCH_ONLY, *INCLUDED_BY, *known}
     out: dict[str, Any] = {}
-    for name, cast in specs:
-        text = LaunchConfiguration(name).perform(context)
-        if text != "":
+    for name, text in texts.items():
+        if name not in allowed:
+            raise ParameterError(f"unknown launch argument {name!r}{suggest(name, allowed)}")
+        if name in by_name and text != "":
             try:
-                out[name] = cast(text)
-            except ValueError:
-                raise ValueError(f"launch argument {name} must be {cast.__name__}, got {text!r}") from None
+                out[name] = by_name[name].parse(text)
+            except ParameterError as exc:
+                raise ParameterError(f"launch argument {exc}") from None
     return out
 
 
-def shared_parameters(config: str) -> dict[str, Any]:
-    """The ``/**: ros__parameters`` section of a parameter YAML."""
-    with open(config) as fh:
-        return (yaml.safe_load(fh) or {}).get("/**", {}).get("ros__parameters", {})
+@dataclass(frozen=True)
+class SwarmPlan:
+    """What a launch will start, validated: the config file, the overrides, every node's parameters."""
+
+    config: str
+    overrides: dict[str, Any]
+    swarm: SwarmConfig
+    per_node: dict[str, dict[str, Any]]
+
+    @property
+    def one_shot(self) -> bool:
+        """True when the swarm stops by itself (a tolerance to reach or a finite cap), so the launch can end."""
+        return self.swarm.tolerance > 0 or self.swarm.max_iterations < 10**8
+
+    @property
+    def keep_alive(self) -> bool:
+        return bool(self.per_node.get("/robot_0/robot_node", {}).get("keep_alive", False))
+
+
+def plan_swarm(config: str, texts: Mapping[str, str], groups: Iterable[str] = SWARM_GROUPS,
+               known: Iterable[str] = ()) -> SwarmPlan:
+    """Validate every launch argument and the whole configuration before any node starts."""
+    overrides = parse_arguments(texts, groups, known)
+    params, per_node = swarm_parameters(config, overrides)
+    return SwarmPlan(config, overrides, SwarmConfig.from_mapping(params), per_node)
+
+
+def exit_verdict(node_name: str, returncode: int, monitor: bool, keep_alive: bool = False) -> str | None:
+    """What the launch does when a node exits: ``"shutdown"``, None (nothing), or the failure line to stop with."""
+    if returncode == EXIT_OK:
+        return "shutdown" if monitor and not keep_alive else None
+    if returncode == EXIT_NOT_CONVERGED and not monitor:
+        return None  # the monitor reports a swarm that stopped without converging
+    what = "the swarm stopped without converging" if monitor else EXIT_TEXT.get(returncode, "exited")
+    return f"{node_name}: {what} (exit code {returncode}); see its output above"
+
+
+# ---------------------------------------------------------------------------------------------- launch actions
+def declare_arguments(default_config: str, groups: Iterable[str] = SWARM_GROUPS,
+                      extra: Mapping[str, str] | None = None) -> list[Any]:
+    """``DeclareLaunchArgument`` for :func:`argument_specs` (``config`` defaults to ``default_config``)."""
+    from launch.actions import DeclareLaunchArgument
+
+    defaults = {"config": default_config, "log_level": "info", "rviz": "false", "simulate": "true"}
+    return [DeclareLaunchArgument(name, default_value=defaults.get(name, ""), description=text)
+            for name, text in argument_specs(groups, extra)]
+
+
+def _texts(context: Any) -> dict[str, str]:
+    """Every launch configuration given to this launch (declared or not), as text."""
+    return {str(k): str(v) for k, v in context.launch_configurations.items()}
+
+
+def _on_exit_handler(plan: SwarmPlan, monitor_name: str) -> Any:
+    from launch.actions import EmitEvent
+    from launch.event_handlers import OnProcessExit
+    from launch.events import Shutdown
+
+    def on_exit(event: Any, context: Any) -> Any:
+        if context.is_shutdown:
+            return None  # what launch stops at shutdown is not a failure
+        name = getattr(event.action, "node_name", None) or event.action.name
+        verdict = exit_verdict(name, event.returncode, name == monitor_name, plan.keep_alive)
+        if verdict == "shutdown":
+            return [EmitEvent(event=Shutdown(reason="the swarm has stopped"))]
+        if verdict is not None:
+            raise RuntimeError(verdict)  # launch prints this line, stops every node, exits 1
+        return None
+
+    return OnProcessExit(on_exit=on_exit)
+
+
+def swarm_actions(context: Any) -> list[Any]:
+    """swarm.launch.py: robots (and coordinator) from the validated plan, the monitor, the exit handling."""
+    from launch.actions import RegisterEventHandler
+    from launch.substitutions import LaunchConfiguration
+    from launch_ros.actions import Node
+
+    texts = _texts(context)
+    plan = plan_swarm(LaunchConfiguration("config").perform(context), texts)
+    log = ["--ros-args", "--log-level", texts.get("log_level", "info")]
+    actions: list[Any] = []
+    if plan.swarm.has_coordinator:
+        actions.append(Node(package="distopt_ros", executable="coordinator_node", name="coordinator_node",
+                            namespace="coordinator", output="screen", arguments=log,
+                            parameters=[plan.config, plan.overrides]))
+    for i in range(plan.swarm.num_robots):  # node-specific sections of the YAML apply as ROS 2 applies them
+        actions.append(Node(package="distopt_ros", executable="robot_node", name="robot_node",
+                            namespace=f"robot_{i}", output="screen", arguments=log,
+                            parameters=[plan.config, plan.overrides, {"robot_id": i}]))
+    if plan.one_shot:
+        actions.append(Node(package="distopt_ros", executable="swarm_monitor", name="swarm_monitor",
+                            output="screen", arguments=log, parameters=[plan.config, plan.overrides]))
+    actions.append(RegisterEventHandler(_on_exit_handler(plan, "/swarm_monitor")))
+    return actions
+
+
+def tracking_actions(context: Any) -> list[Any]:
+    """tracking.launch.py: target, per robot a simulator and a tracking robot, auctioneer, markers, RViz."""
+    from launch.actions import RegisterEventHandler
+    from launch.substitutions import LaunchConfiguration
+    from launch_ros.actions import Node
+
+    from distopt_ros.core.tracking import initial_positions
+
+    texts = _texts(context)
+    plan = plan_swarm(LaunchConfiguration("config").perform(context), texts, TRACKING_GROUPS, TRACKING_ONLY)
+    from ament_index_python.packages import get_package_share_directory
+
+    values = plan.per_node["/robot_0/robot_node"]
+    n = plan.swarm.num_robots
+    starts = initial_positions(n, float(values.get("start_radius", 6.0)), plan.swarm.seed)
+    switch = {k: texts.get(k, "").lower() in ("true", "1", "yes") for k in TRACKING_ONLY}
+    for key in TRACKING_ONLY:
+        if texts.get(key, "false").lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ParameterError(f"launch argument {key} must be true or false, got {texts[key]!r}")
+    shared = [plan.config, plan.overrides]
+    actions: list[Any] = [Node(package="distopt_ros", executable="target_node", name="target_node",
+                               namespace="target", parameters=shared, output="screen")]
+    if plan.swarm.has_coordinator:  # centroid task by price: the auctioneer
+        actions.append(Node(package="distopt_ros", executable="tracking_coordinator", name="coordinator_node",
+                            namespace="coordinator", parameters=shared, output="screen"))
+    for i in range(n):
+        own = {"robot_id": i, "initial_x": float(starts[i, 0]), "initial_y": float(starts[i, 1])}
+        mine = [*shared, own]
+        if switch["simulate"]:
+            actions.append(Node(package="distopt_ros", executable="kinematics_node", name="kinematics_node",
+                                namespace=f"robot_{i}", parameters=mine, output="screen"))
+        actions.append(Node(package="distopt_ros", executable="tracking_node", name="robot_node",
+                            namespace=f"robot_{i}", parameters=mine, output="screen"))
+    actions.append(Node(package="distopt_ros", executable="visualization_node", name="visualization_node",
+                        parameters=shared, output="screen"))
+    if switch["rviz"]:
+        actions.append(Node(package="rviz2", executable="rviz2", name="rviz2", output="screen",
+                            arguments=["-d", os.path.join(get_package_share_directory("distopt_ros"), "config",
+                                                     "swarm.rviz")]))
+    actions.append(RegisterEventHandler(_on_exit_handler(plan, "")))
+    return actions
 
 
 def include_scenario(name: str) -> list[Any]:
@@ -45,7 +239,9 @@ def include_scenario(name: str) -> list[Any]:
     config = os.path.join(share, "config", f"{name}.yaml")
     if not os.path.isfile(config):
         known = sorted(f[:-5] for f in os.listdir(os.path.join(share, "config")) if f.endswith(".yaml"))
-        raise RuntimeError(f"scenario must be one of {', '.join(known)}; got {name!r}")
-    launch_file = "tracking.launch.py" if "target_kind" in shared_parameters(config) else "swarm.launch.py"
+        raise ParameterError(f"scenario must be one of {', '.join(known)}, got {name!r}")
+    with open(config) as fh:
+        shared = (yaml.safe_load(fh) or {}).get("/**", {}).get("ros__parameters", {})
+    launch_file = "tracking.launch.py" if "target_kind" in shared else "swarm.launch.py"
     return [IncludeLaunchDescription(PythonLaunchDescriptionSource(os.path.join(share, "launch", launch_file)),
                                      launch_arguments={"config": config}.items())]

@@ -193,14 +193,25 @@ def test_live_retuning_validates_and_applies(domain_id):
     try:
         robot = RobotNode(namespace="robot_0", context=context,
                           parameter_overrides=[Parameter("num_robots", value=3), Parameter("robot_id", value=0)])
-        bad = robot.set_parameters([Parameter("rho", value=-1.0)])[0]
-        assert not bad.successful and "rho" in bad.reason
-        assert robot.agent.rho == 1.0
+        # One wording for every refusal, whether rclpy's old range would have caught it or not.
+        for value in (-1.0, 0.0):
+            bad = robot.set_parameters([Parameter("rho", value=value)])[0]
+            assert not bad.successful and bad.reason == f"rho must be a finite number > 0, got {value!r}"
+        assert robot.agent.rho == 1.0 and robot.get_parameter("rho").value == 1.0
         fixed = robot.set_parameters([Parameter("num_robots", value=5)])[0]
-        assert not fixed.successful and "num_robots" in fixed.reason
-        ok = robot.set_parameters([Parameter("rho", value=2.5), Parameter("alpha", value=0.7)])
+        assert not fixed.successful and fixed.reason == (
+            "num_robots is read at start-up; tunable while running here: rho, alpha, loss_probability, "
+            "activation_probability")
+        inert = robot.set_parameters([Parameter("activation_probability", value=0.5)])[0]
+        assert not inert.successful and "async only" in inert.reason
+        # `ros2 param set ... rho 2` sends an integer: accepted, stored as a float.
+        ok = robot.set_parameters([Parameter("rho", value=2), Parameter("alpha", value=0.7)])
         assert all(r.successful for r in ok)
-        assert robot.agent.rho == 2.5 and robot.agent.alpha == 0.7
+        rho = robot.get_parameter("rho")
+        assert rho.type_ == Parameter.Type.DOUBLE and rho.value == 2.0
+        # Swarm-wide: in force on every robot from one round, not at once on this one.
+        assert robot.agent.tuning.values == (2.0, 0.7) and robot.agent.tuning.round == robot.agent.tuning_delay
+        assert robot.agent.rho == 1.0
         robot.destroy_node()
     finally:
         rclpy.try_shutdown(context=context)
@@ -215,7 +226,7 @@ def test_retuned_swarm_still_reaches_the_optimum(domain_id):
     changed = []
 
     def retune(nodes, statuses):
-        if not changed and statuses and min(s["iteration"] for s in statuses.values()) >= 5:
+        if not changed and nodes and min(n.agent.iteration for n in nodes) >= 5:
             for node in nodes:
                 res = node.set_parameters([Parameter("rho", value=0.6), Parameter("alpha", value=0.7)])
                 assert all(r.successful for r in res)
@@ -251,7 +262,7 @@ def test_lossy_radio_swarm_still_reaches_the_optimum(domain_id, mode_params):
     ({"round_timeout_action": "pray"}, "round_timeout_action"),
     ({"algorithm": "admm", "round_timeout": 0.1, "round_timeout_action": "skip"}, "round_timeout_action"),
     ({"algorithm": "qudrc", "topology": "directed_ring", "loss": "bernoulli", "loss_probability": 0.1,
-      "round_timeout": 0.1}, "directed links"),
+      "round_timeout": 0.1}, "directed link"),
 ])
 def test_transport_configuration_errors_name_the_parameter(domain_id, params, needle):
     import rclpy

@@ -1,7 +1,6 @@
-"""ROS 2 adapter: nodes, QoS, parameters and message conversions around the core agents."""
+"""ROS 2 adapter: nodes, QoS, parameters and message conversions around the core agents.
 
-import os
-
-# A simulation must never leak onto a robot LAN: pin DDS discovery to this host unless the
-# user has chosen otherwise (set before rclpy creates a context).
-os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+Nothing here chooses the DDS discovery range, domain or RMW: that is the deployer's choice
+(``ROS_AUTOMATIC_DISCOVERY_RANGE``, ``ROS_DOMAIN_ID``, ``RMW_IMPLEMENTATION``). Only the
+embedded runners, the demos, the tests and the benchmarks pin discovery to this host.
+"""

@@ -37,10 +37,17 @@ from rclpy.publisher import Publisher
 from distopt_ros.core.agent import Agent
 from distopt_ros.core.messages import BROADCAST, COORDINATOR, Message
 from distopt_ros.core.network import NetworkModel
+from distopt_ros.core.schema import ROS_BUILTIN, SCHEMA, ParameterError, check_transport
 from distopt_ros.msg import RobotStatus
-from distopt_ros.ros.params import LIVE_TRANSPORT
+from distopt_ros.ros.exit_codes import EXIT_NOT_CONVERGED, EXIT_OK
 from distopt_ros.ros.qos import apply_preset, status_qos, swarm_qos
 
+LIVE_TRANSPORT = tuple(p.name for p in SCHEMA.values() if "*" in p.live)
+"""Per-robot parameters that can change while running (the radio rates)."""
+EXIT_LINGER = 1.0
+"""Seconds a stopped robot stays up before it exits (farewells, last status)."""
+EXIT_WAIT_FOR_MONITOR = 10.0
+"""Further seconds it waits for a status subscriber (a monitor) before it exits without one."""
 LAGGING_WINDOW = 100
 """Rounds ahead a message may be and still be buffered when sync rounds time out."""
 NACK = "nack"
@@ -74,6 +81,12 @@ class AgentNode(Node):
         self._stalled_round = -1
         self._history: dict[int, list[Message]] = {}
         self._delayed: list[Any] = []
+        self._syncing = False
+        self._shown_tuning = None
+        self._own_tuning = None
+        self.keep_alive = False
+        self.exit_code: int | None = None
+        """Set once this node's job is done (see entry.run_node); None while it runs."""
         # Stamps read the system clock directly unless simulated time (use_sim_time) drives the
         # node clock; rclpy's Clock.now() costs about as much as the rest of a small send.
         clock = self.get_clock()
@@ -84,43 +97,26 @@ class AgentNode(Node):
 
     # ------------------------------------------------------------------ wiring
     def _configure_transport(self, transport: dict[str, Any], seed: int) -> None:
-        """QoS, radio model and execution mode from the transport parameters (validated here)."""
+        """QoS, radio model and execution mode from the (schema-checked) transport parameters."""
         t = apply_preset(transport)
+        agent = self.agent
+        check_transport(t, agent.supports_async, self._directed(), agent.algorithm)
         self.qos = swarm_qos(t["qos_reliability"], t["qos_depth"], t["qos_durability"],
                              t["qos_deadline_ms"], t["qos_lifespan_ms"])
         self.startup_timeout = float(t["startup_timeout"])
-        mode = t["execution_mode"]
-        if mode not in ("sync", "async"):
-            raise ValueError(f"execution_mode must be sync or async, got {mode!r}")
-        agent = self.agent
         per_robot_seed = seed * 100_003 + (agent.agent_id % 100_003)
         self.network = NetworkModel(loss=t["loss"], loss_probability=t["loss_probability"],
                                     burst_length=t["burst_length"],
-                                    activation_probability=max(t["activation_probability"], 1e-9),
-                                    seed=per_robot_seed)
+                                    activation_probability=t["activation_probability"], seed=per_robot_seed)
         self.latency_s = float(t["latency_ms"]) / 1000.0
         self.round_timeout = float(t["round_timeout"])
         self.round_period = float(t["round_period"])
         self._timed = self.round_timeout > 0 or self.round_period > 0
-        self.asynchronous = mode == "async"
-        lossy = t["loss"] != "none" and t["loss_probability"] > 0
+        self.asynchronous = t["execution_mode"] == "async"
+        self.keep_alive = bool(transport.get("keep_alive", False))
         action = t["round_timeout_action"]
-        if action not in ("auto", "skip", "retransmit"):
-            raise ValueError(f"round_timeout_action must be auto, skip or retransmit, got {action!r}")
         if action == "auto":
             action = "skip" if agent.supports_async else "retransmit"
-        if self.asynchronous and not agent.supports_async:
-            raise ValueError(f"execution_mode=async needs an algorithm that tolerates missing messages; "
-                             f"{agent.algorithm} does not (use sync with round_timeout_action retransmit)")
-        if action == "skip" and self.round_timeout > 0 and not agent.supports_async:
-            raise ValueError(f"round_timeout_action=skip needs an algorithm that tolerates missing messages; "
-                             f"{agent.algorithm} does not (use retransmit)")
-        if lossy and not self.asynchronous and self.round_timeout <= 0:
-            raise ValueError("loss in sync mode needs round_timeout > 0 (or execution_mode async): "
-                             "a lost message would stall the round forever")
-        if (lossy or self.round_timeout > 0) and self._directed():
-            raise ValueError(f"loss and round_timeout are not supported by {agent.algorithm}: its directed links "
-                             "have no way back to ask for a lost payload, and quantized averaging needs every token")
         self.retransmit = action == "retransmit" and self.round_timeout > 0
         agent.expect_copies = self.retransmit
         if self.round_timeout > 0:
@@ -133,50 +129,86 @@ class AgentNode(Node):
         self._start_time = self.get_clock().now()
         self._poll = self.create_timer(0.02, self._tick)
         self._status_timer = self.create_timer(float(t["status_period"]), self.publish_status)
-        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self._transport = t
+        self.add_pre_set_parameters_callback(self._as_schema_types)
+        self.add_on_set_parameters_callback(self._check_live)
+        self.add_post_set_parameters_callback(self._apply_live)
 
     def _directed(self) -> bool:
         config = getattr(self, "config", None)
         return config is not None and config.transport == "digraph"
 
-    def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
-        """Live re-tuning (``ros2 param set``): only the agent's tunables, validated first.
+    # ------------------------------------------------------------------ live re-tuning
+    # The set_parameters_callback pattern of ROS 2: convert (pre-set), validate (on-set), apply
+    # (post-set). A refused batch changes nothing; an accepted one is applied as a whole.
+    def _as_schema_types(self, params: list[Parameter]) -> list[Parameter]:
+        """``ros2 param set ... rho 2`` sends an integer: store it as the float the schema declares."""
+        out = []
+        for p in params:
+            spec = SCHEMA.get(p.name)
+            if spec is not None and spec.type is float and p.type_ == Parameter.Type.INTEGER:
+                p = Parameter(p.name, Parameter.Type.DOUBLE, float(p.value))
+            out.append(p)
+        return out
 
-        All values are checked before any is applied, so a refused batch changes nothing.
-        """
+    def _check_live(self, params: list[Parameter]) -> SetParametersResult:
+        """Validate a change while running: only live parameters, each value by the schema."""
+        if self._syncing:
+            return SetParametersResult(successful=True)
         agent = self.agent
-        allowed = ", ".join((*agent.tunable, *LIVE_TRANSPORT)) or "none"
-        # Parameters being declared (a subclass's own, after this callback was added) are not changes.
-        params = [p for p in params if self.has_parameter(p.name)]
+        live = (*agent.tunable, *LIVE_TRANSPORT)
+        transport = dict(self._transport)
         for p in params:
-            if p.name in LIVE_TRANSPORT:
-                if not (isinstance(p.value, float | int) and 0.0 <= float(p.value) <= 1.0):
-                    return SetParametersResult(successful=False, reason=f"{p.name} must be in [0, 1], got {p.value!r}")
-                stalls = not self.asynchronous and self.round_timeout <= 0
-                if p.name == "loss_probability" and float(p.value) > 0 and (stalls or self._directed()):
-                    return SetParametersResult(successful=False, reason=(
-                        "loss_probability > 0 needs round_timeout > 0 or execution_mode async (set at start-up), "
-                        "and an undirected topology"))
+            if not self.has_parameter(p.name) or p.name in ROS_BUILTIN:
+                continue  # being declared (a subclass's own parameters), or rclpy's
+            spec = SCHEMA.get(p.name)
+            if spec is None:
                 continue
-            if p.name not in agent.tunable and p.name != "use_sim_time":
-                return SetParametersResult(successful=False, reason=(
-                    f"{p.name} is read at start-up; tunable while running: {allowed}"))
-        previous = {name: getattr(agent, name) for name in agent.tunable}
-        try:
-            for p in params:
-                if p.name in agent.tunable:
-                    agent.set_parameter(p.name, p.value)
-        except (ValueError, TypeError) as exc:
-            for name, value in previous.items():
-                setattr(agent, name, value)
-            return SetParametersResult(successful=False, reason=str(exc))
+            if p.name not in live:
+                where = (f"{p.name} of {agent.algorithm} is set on the coordinator"
+                         if spec.is_live(agent.algorithm) and "*" not in spec.live else f"{p.name} is read at start-up")
+                return _refuse(f"{where}; tunable while running here: {', '.join(live)}")
+            try:
+                transport[p.name] = spec.check(p.value)
+                if p.name == "activation_probability" and not self.asynchronous:
+                    return _refuse("activation_probability applies in execution_mode async only; this robot runs "
+                                   "sync (the value would have no effect)")
+                if p.name in LIVE_TRANSPORT:
+                    check_transport(transport, agent.supports_async, self._directed(), agent.algorithm)
+            except ParameterError as exc:
+                return _refuse(str(exc))
+        return SetParametersResult(successful=True)
+
+    def _apply_live(self, params: list[Parameter]) -> None:
+        """Apply an accepted change: agent tunables swarm-wide (a Tuning), radio rates on this robot."""
+        if self._syncing:
+            return
+        agent = self.agent
+        tunables = {p.name: p.value for p in params if p.name in agent.tunable}
+        if tunables:
+            tuning = agent.tune(tunables)
+            when = f"on every robot from round {tuning.round}" if tuning is not None else "now"
+            self.get_logger().info(f"re-tuned {_text(tunables)} {when} (set here at iteration {agent.iteration})")
+            self._own_tuning = tuning  # its values are this node's parameters already
         for p in params:
             if p.name in LIVE_TRANSPORT:
+                self._transport[p.name] = float(p.value)
                 self.network.set_rate(p.name, float(p.value))
-        changed = [f"{p.name}={p.value}" for p in params if p.name in (*agent.tunable, *LIVE_TRANSPORT)]
-        if changed:
-            self.get_logger().info(f"re-tuned {', '.join(changed)} from iteration {agent.iteration}")
-        return SetParametersResult(successful=True)
+                self.get_logger().info(f"re-tuned {p.name}={p.value} on this robot")
+
+    def _show_tuning(self) -> None:
+        """A change set on another robot is in force here: show it in this node's parameters too."""
+        tuning = self._shown_tuning = self.agent.applied_tuning
+        if tuning is None or tuning is self._own_tuning:
+            return
+        values = dict(zip(self.agent.tunable, tuning.values, strict=True))
+        self._syncing = True
+        try:
+            self.set_parameters([Parameter(k, Parameter.Type.DOUBLE, v) for k, v in values.items()])
+        finally:
+            self._syncing = False
+        self.get_logger().info(f"re-tuned {_text(values)} at round {tuning.round} "
+                               f"(set on robot {tuning.origin}, epoch {tuning.epoch})")
 
     def _publisher(self, msg_type: type, topic: str, listeners: list[str]) -> Publisher:
         """An algorithm publisher; the first round waits until every node in ``listeners`` subscribes.
@@ -340,6 +372,8 @@ class AgentNode(Node):
 
     def _after_step(self, was_done: bool) -> None:
         agent = self.agent
+        if agent.applied_tuning is not self._shown_tuning:
+            self._show_tuning()
         if agent.done and not was_done:
             self.publish_status()
             self.get_logger().info(
@@ -347,6 +381,26 @@ class AgentNode(Node):
                 f"({'converged' if agent.converged else 'iteration cap'}); estimate {agent.estimate().tolist()}")
             if self.on_done is not None:
                 self.on_done(self)
+            if not self.keep_alive:
+                # Stay a moment to resend the final payload to a neighbour that missed it (farewell)
+                # and to let the last status reach the monitors; then the process may exit.
+                self._linger_until = time.monotonic() + max(EXIT_LINGER, 4 * self.round_timeout)
+                self._monitor_seen = 0
+                self._linger = self.create_timer(0.25, self._finish)
+
+    def _finish(self) -> None:
+        """The swarm has stopped and this node's part is over: its exit code (entry.run_node ends with it).
+
+        A monitor that has not yet discovered this robot would never learn how it ended, so the
+        robot waits (up to EXIT_WAIT_FOR_MONITOR) until its status topic has had a subscriber
+        for a while: the transient-local status then reaches it.
+        """
+        now = time.monotonic()
+        self._monitor_seen = self._monitor_seen + 1 if self._status_pub.get_subscription_count() > 0 else 0
+        if now < self._linger_until or (self._monitor_seen < 3 and now < self._linger_until + EXIT_WAIT_FOR_MONITOR):
+            return
+        self.destroy_timer(self._linger)
+        self.exit_code = EXIT_OK if self.agent.converged else EXIT_NOT_CONVERGED
 
     def _next_seq(self) -> int:
         self._seq += 1
@@ -428,3 +482,11 @@ class AgentNode(Node):
         msg.rejection_reasons = list(rej)
         msg.rejection_counts = [int(v) for v in rej.values()]
         self._status_pub.publish(msg)
+
+
+def _refuse(reason: str) -> SetParametersResult:
+    return SetParametersResult(successful=False, reason=reason)
+
+
+def _text(values: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in values.items())

@@ -11,7 +11,7 @@ import array
 
 import numpy as np
 
-from distopt_ros.core.messages import BROADCAST, COORDINATOR, Message
+from distopt_ros.core.messages import BROADCAST, COORDINATOR, Message, Tuning
 from distopt_ros.msg import AgentState, CoordinatorBroadcast, QuantizedPayload, RobotStatus
 
 _EXACT_INT = 2**53
@@ -45,6 +45,7 @@ def to_agent_state(msg: Message, seq: int, stamp: object, frame_id: str = "",
     out.dual = _wire_block(msg.dual)
     out.consensus = _wire_block(msg.consensus)
     out.aux = _wire_block(msg.aux)
+    out.tuning = _EMPTY_WIRE if msg.tuning is None else array.array("d", msg.tuning.encode())
     return out
 
 
@@ -73,6 +74,7 @@ def from_agent_state(wire: AgentState, receiver: int) -> Message:
         algorithm=str(wire.algorithm), kind=str(wire.kind), dim=int(wire.dim),
         done=bool(wire.done), converged_rounds=int(wire.converged_rounds),
         primal=wire.primal, dual=wire.dual, consensus=wire.consensus, aux=wire.aux,  # copied once, frozen
+        tuning=Tuning.decode(wire.tuning) if len(wire.tuning) else None,
     )
 
 

@@ -24,7 +24,7 @@ class CoordinatorNode(AgentNode):
 
     def __init__(self, node_name: str = "coordinator_node", record: bool = False, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
-        self.config, transport = declare_swarm(self)
+        self.config, transport = declare_swarm(self, "coordinator_node")
         agent = make_coordinator(self.config, record=record)
         if agent is None:
             raise ValueError(f"algorithm {self.config.algorithm!r} has no coordinator; do not start coordinator_node")

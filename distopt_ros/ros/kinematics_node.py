@@ -20,12 +20,11 @@ from typing import Any
 
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 
 from distopt_ros.core.tracking import SingleIntegrator, Unicycle
 from distopt_ros.ros.entry import run_node
-from distopt_ros.ros.params import float_range
+from distopt_ros.ros.params import declare_node
 
 MODELS = ("single_integrator", "unicycle")
 MAX_STEP = 0.5
@@ -38,17 +37,12 @@ class KinematicsNode(Node):
 
     def __init__(self, node_name: str = "kinematics_node", **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
-        d = self.declare_parameter
-        self.model = d("model", "single_integrator", ParameterDescriptor(
-            description=f"Kinematic model: {', '.join(MODELS)}")).value
-        x = d("initial_x", 0.0, float_range(-1e6, 1e6, "Start x (m)")).value
-        y = d("initial_y", 0.0, float_range(-1e6, 1e6, "Start y (m)")).value
-        theta = d("initial_theta", 0.0, float_range(-math.pi, math.pi, "Start heading (rad)")).value
-        vmax = d("max_speed", 1.0, float_range(0.0, 100.0, "Linear speed limit (m/s)")).value
-        wmax = d("max_angular_speed", 2.0, float_range(0.0, 100.0, "Yaw rate limit (rad/s), unicycle")).value
-        rate = d("integration_rate", 50.0, float_range(1.0, 1000.0, "Integration and odometry rate (Hz)")).value
-        self.cmd_timeout = d("cmd_timeout", 0.5, float_range(0.0, 60.0, "Seconds after which a command expires")).value
-        self.frame_id = d("frame_id", "map", ParameterDescriptor(description="World frame")).value
+        p = declare_node(self, "kinematics_node")
+        self.model = p["model"]
+        x, y, theta = p["initial_x"], p["initial_y"], p["initial_theta"]
+        vmax, wmax, rate = p["max_speed"], p["max_angular_speed"], p["integration_rate"]
+        self.cmd_timeout = p["cmd_timeout"]
+        self.frame_id = p["frame_id"]
         if self.model == "single_integrator":
             self.body: SingleIntegrator | Unicycle = SingleIntegrator((x, y), vmax)
         elif self.model == "unicycle":

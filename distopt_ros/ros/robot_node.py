@@ -19,8 +19,6 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from rcl_interfaces.msg import IntegerRange, ParameterDescriptor
-
 from distopt_ros.core.messages import COORDINATOR, Message
 from distopt_ros.core.scenario import make_agent
 from distopt_ros.msg import AgentState, CoordinatorBroadcast, QuantizedPayload
@@ -40,12 +38,8 @@ class RobotNode(AgentNode):
 
     def __init__(self, node_name: str = "robot_node", record: bool = False, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
-        rid = self.declare_parameter(
-            "robot_id", 0,
-            ParameterDescriptor(description="This robot's id in [0, num_robots)",
-                                integer_range=[IntegerRange(from_value=0, to_value=100_000, step=1)]),
-        ).value
-        self.config, transport = declare_swarm(self)
+        self.config, transport = declare_swarm(self, "robot_node")
+        rid = transport["robot_id"]
         self.agent = make_agent(self.config, int(rid), record=record)
         self.robot_id = int(rid)
         self._configure_transport(transport, self.config.seed)

@@ -16,13 +16,13 @@ from typing import Any
 
 import numpy as np
 from geometry_msgs.msg import Pose, PoseArray, PoseStamped
-from rcl_interfaces.msg import IntegerRange, ParameterDescriptor
 from rclpy.node import Node
 
+from distopt_ros.core.schema import SCHEMA
 from distopt_ros.core.tracking import Target, make_targets, noise_levels
 from distopt_ros.msg import TargetEstimate
 from distopt_ros.ros.entry import run_node
-from distopt_ros.ros.params import float_range
+from distopt_ros.ros.params import declare, declare_node
 
 TARGET_KINDS = ("circle", "figure_eight", "random_walk", "waypoints")
 
@@ -63,30 +63,8 @@ class TargetNode(Node):
 
     def __init__(self, node_name: str = "target_node", **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
-        d = self.declare_parameter
-        p = {
-            "num_robots": d("num_robots", 6, ParameterDescriptor(
-                description="Robots to observe for", integer_range=[IntegerRange(from_value=1, to_value=10_000,
-                                                                                   step=1)])).value,
-            "seed": d("seed", 0, ParameterDescriptor(description="Seed of the noise and of random walks")).value,
-            "target_kind": d("target_kind", "circle", ParameterDescriptor(
-                description=f"Target path: {', '.join(TARGET_KINDS)}")).value,
-            "target_center_x": d("target_center_x", 0.0, float_range(-1e6, 1e6, "Path centre / start x (m)")).value,
-            "target_center_y": d("target_center_y", 0.0, float_range(-1e6, 1e6, "Path centre / start y (m)")).value,
-            "target_radius": d("target_radius", 3.0, float_range(0.0, 1e6, "Circle radius / figure-eight size / "
-                                                                     "random-walk half-width (m)")).value,
-            "target_period": d("target_period", 60.0, float_range(0.01, 1e6, "Seconds per lap")).value,
-            "target_speed": d("target_speed", 0.3, float_range(0.0, 1e3, "Random walk / waypoint speed (m/s)")).value,
-            "target_waypoints": d("target_waypoints", [0.0, 0.0, 3.0, 0.0, 3.0, 3.0], ParameterDescriptor(
-                description="Waypoints x0, y0, x1, y1, ... (m), for target_kind waypoints")).value,
-            "num_targets": d("num_targets", 1, ParameterDescriptor(
-                description="Targets on the path (evenly spaced); robots observe target 0, all are in poses",
-                integer_range=[IntegerRange(from_value=1, to_value=100, step=1)])).value,
-            "noise_std": d("noise_std", [0.3], ParameterDescriptor(
-                description="Observation noise std (m): one value for all robots or one per robot")).value,
-            "publish_rate": d("publish_rate", 20.0, float_range(0.1, 1000.0, "Target and observation rate (Hz)")).value,
-            "frame_id": d("frame_id", "map", ParameterDescriptor(description="Fixed frame of all positions")).value,
-        }
+        p = declare_node(self, "target_node")
+        p.update(declare(self, (SCHEMA["num_robots"], SCHEMA["seed"])))
         self.targets = targets_from_parameters(p)
         self.target = self.targets[0]
         self.num_robots = int(p["num_robots"])

@@ -32,14 +32,14 @@ from typing import Any
 import numpy as np
 from geometry_msgs.msg import PoseStamped, Twist
 from nav_msgs.msg import Odometry
-from rcl_interfaces.msg import ParameterDescriptor
 
 from distopt_ros.core.problems import QuadraticObjective
+from distopt_ros.core.schema import for_node
 from distopt_ros.core.tracking import formation_offsets, tracking_command, unicycle_command
 from distopt_ros.msg import TargetEstimate
 from distopt_ros.ros.coordinator_node import CoordinatorNode
 from distopt_ros.ros.entry import run_node
-from distopt_ros.ros.params import float_range
+from distopt_ros.ros.params import declare
 from distopt_ros.ros.robot_node import RobotNode
 
 DRIVES = ("holonomic", "unicycle")
@@ -53,21 +53,11 @@ class TrackingRobotNode(RobotNode):
 
     def __init__(self, node_name: str = "robot_node", **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
-        d = self.declare_parameter
-        self.control_period = d("control_period", 0.1, float_range(0.001, 60.0, "Seconds between commands")).value
-        self.gain = d("gain", 1.0, float_range(0.0, 100.0, "Proportional gain toward the goal (1/s)")).value
-        self.max_speed = d("max_speed", 1.0, float_range(0.0, 100.0, "Commanded speed limit (m/s)")).value
-        radius = d("formation_radius", 1.0, float_range(0.0, 1e4, "Robots sit on this circle around the "
-                                                              "estimate (m)")).value
-        self.drive = d("drive", "holonomic", ParameterDescriptor(
-            description=f"Command form: {', '.join(DRIVES)}")).value
-        self.heading_gain = d("heading_gain", 2.0, float_range(0.0, 100.0, "unicycle: yaw-rate gain")).value
-        self.window = d("observation_window", 1.0, float_range(0.0, 60.0, (
-            "Seconds of observations averaged into the local objective (0 = latest only): less noise, "
-            "a lag of about half the window times the target speed"))).value
+        p = declare(self, for_node("robot_node", ("tracking",)))
+        self.control_period, self.gain, self.max_speed = p["control_period"], p["gain"], p["max_speed"]
+        radius, self.drive, self.heading_gain = p["formation_radius"], p["drive"], p["heading_gain"]
+        self.window = p["observation_window"]
         self._recent: list[tuple[float, np.ndarray, np.ndarray]] = []
-        if self.drive not in DRIVES:
-            raise ValueError(f"drive must be one of {', '.join(DRIVES)}; got {self.drive!r}")
         if self.agent.dim != 2:
             raise ValueError(f"dim must be 2 for tracking a planar target, got {self.agent.dim}")
         if self.config.problem not in TASKS:

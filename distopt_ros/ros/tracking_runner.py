@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -24,7 +25,6 @@ from typing import Any
 
 import numpy as np
 
-import distopt_ros.ros  # noqa: F401  (pins discovery to localhost before rclpy starts)
 from distopt_ros.config import default_config, load_params, parse_override
 from distopt_ros.core.scenario import SwarmConfig
 from distopt_ros.core.tracking import TrackingLog, formation_offsets, initial_positions, proportional_tracking_bound
@@ -205,7 +205,9 @@ def run_tracking(params: dict[str, Any], duration: float = 30.0, settle: float |
     """Run the tracking scenario in ``params`` for ``duration`` seconds; see the module docstring.
 
     ``extra_nodes(context)`` may return more nodes (listeners, monitors) to spin alongside.
+    DDS discovery is pinned to this host unless ``ROS_AUTOMATIC_DISCOVERY_RANGE`` is set.
     """
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     import rclpy
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
@@ -228,7 +230,7 @@ def run_tracking(params: dict[str, Any], duration: float = 30.0, settle: float |
         out.mkdir(parents=True, exist_ok=True)
     starts = initial_positions(cfg.num_robots, float(params["start_radius"]), cfg.seed)
     context = Context()
-    rclpy.init(context=context, domain_id=domain_id)
+    rclpy.init(args=["distopt-tracking"], context=context, domain_id=domain_id)
     executor = SingleThreadedExecutor(context=context)
     nodes: list[Any] = []
     recorder = None

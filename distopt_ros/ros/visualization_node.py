@@ -24,14 +24,14 @@ from typing import Any
 import numpy as np
 from geometry_msgs.msg import Point, PoseArray
 from nav_msgs.msg import Odometry
-from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
 from rclpy.node import Node
 from visualization_msgs.msg import Marker, MarkerArray
 
-from distopt_ros.core.scenario import scenario_graph
+from distopt_ros.core.scenario import SwarmConfig, scenario_graph
+from distopt_ros.core.schema import group as schema_group
 from distopt_ros.msg import RobotStatus, TargetEstimate
 from distopt_ros.ros.entry import run_node
-from distopt_ros.ros.params import declare_swarm
+from distopt_ros.ros.params import declare, declare_node
 from distopt_ros.ros.qos import status_qos
 
 
@@ -46,11 +46,10 @@ class VisualizationNode(Node):
 
     def __init__(self, node_name: str = "visualization_node", **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
-        self.config, _ = declare_swarm(self)
-        rate = self.declare_parameter("marker_rate", 10.0, ParameterDescriptor(
-            description="Marker rate (Hz)", floating_point_range=[
-                FloatingPointRange(from_value=0.1, to_value=100.0, step=0.0)])).value
-        self.frame_id = self.declare_parameter("frame_id", "map").value
+        values = declare_node(self, "visualization_node")
+        self.config = SwarmConfig.from_mapping(declare(self, schema_group("scenario")))
+        rate = values["marker_rate"]
+        self.frame_id = values["frame_id"]
         n = self.config.num_robots
         graph = scenario_graph(self.config)
         self.edges = sorted({(min(e), max(e)) for e in graph.edges})
