@@ -231,8 +231,26 @@ def test_recorder_refuses_bad_arguments_by_name(domain_id, tmp_path):
         rclpy.try_shutdown(context=context)
 
 
+def _writers_matched(nodes, topics, reader_node: str) -> bool:
+    """Every publisher of ``nodes`` on ``topics`` has matched every subscription the graph shows,
+    and the graph shows one of ``reader_node``'s on each topic (so a message published now reaches it)."""
+    for node in nodes:
+        for pub in node.publishers:
+            if pub.topic_name not in topics:
+                continue
+            subs = node.get_subscriptions_info_by_topic(pub.topic_name)
+            if not any(info.node_name == reader_node for info in subs) or pub.get_subscription_count() < len(subs):
+                return False
+    return True
+
+
+def _edge_count(counts: dict, i: int, n: int) -> int:
+    """Messages recorded on robot i's two edge topics of an n-ring."""
+    return sum(counts.get(f"/robot_{i}/edge_to_{j}", 0) for j in ((i - 1) % n, (i + 1) % n))
+
+
 @pytest.mark.ros
-def test_recorder_captures_a_live_swarm_as_a_rosbag2(domain_id, tmp_path):
+def test_recorder_captures_a_live_swarm_as_a_rosbag2(domain_id, tmp_path, monkeypatch):
     """Record a real 4-robot radmm run (every topic into a bag directory, robot 0's status alone into one
     .mcap file) and read both back with the mcap reader, rclpy and rosbags."""
     import rclpy
@@ -240,12 +258,17 @@ def test_recorder_captures_a_live_swarm_as_a_rosbag2(domain_id, tmp_path):
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
     from distopt_ros.ros.recorder import McapRecorder, mcap_file, read_mcap_counts, read_mcap_messages
+    from distopt_ros.ros.robot_node import RobotNode
     from distopt_ros.ros.runner import run_swarm
 
     n = 4
     bag = tmp_path / "swarm_run"
     single = tmp_path / "status0.mcap"
-    state: dict = {"stop": threading.Event()}
+    state: dict = {"stop": threading.Event(), "recording": threading.Event()}
+    # The 300 rounds take ~0.35 s, a few discovery periods: the robots' start barrier also waits until
+    # both recorders record every topic the swarm publishes, so no round runs unrecorded.
+    can_start = RobotNode.can_start
+    monkeypatch.setattr(RobotNode, "can_start", lambda self: state["recording"].is_set() and can_start(self))
 
     def spin(executor, context):
         try:
@@ -265,18 +288,32 @@ def test_recorder_captures_a_live_swarm_as_a_rosbag2(domain_id, tmp_path):
         if "recorders" not in state:
             context = nodes[0].context
             node = rclpy.create_node("recorder", context=context)
-            state["recorders"] = [McapRecorder(node, bag, discover_period=0.1),
-                                  McapRecorder(node, single, topics=["/robot_0/status"], compression="zstd")]
+            # The rounds come faster than the recorder's thread takes them (one GIL): a history deeper
+            # than the 301 messages of an edge topic keeps a burst from overflowing it (keep-last drops).
+            state["recorders"] = [McapRecorder(node, bag, discover_period=0.1, depth=1000),
+                                  McapRecorder(node, single, topics=["/robot_0/status"], compression="zstd",
+                                               discover_period=0.1)]
             executor = SingleThreadedExecutor(context=context)
             executor.add_node(node)
             state["node"], state["executor"] = node, executor
             state["thread"] = threading.Thread(target=spin, args=(executor, context), daemon=True)
             state["thread"].start()
+        elif not state["recording"].is_set():
+            topics = {t for node in nodes for t in node.out_topics} | {f"/robot_{i}/status" for i in range(n)}
+            rec, rec_single = state["recorders"]
+            if (rec.recording(sorted(topics)) and rec_single.recording(["/robot_0/status"])
+                    and _writers_matched(nodes, topics, "recorder")):
+                state["recording"].set()
         elif len(statuses) == n and all(s["done"] for s in statuses.values()) and not state["stop"].is_set():
-            time.sleep(0.3)  # let the recorder take the last messages in flight
+            # Let the recorder take the messages still in flight: every edge message the robots report sent.
+            deadline = time.monotonic() + 10.0
+            while time.monotonic() < deadline and not all(
+                    _edge_count(state["recorders"][0].counts(), i, n) >= statuses[i]["messages_sent"]
+                    for i in range(n)):
+                time.sleep(0.02)
             stop_recording()
 
-    # A fixed 300 rounds (tolerance 0): long enough that the rounds run before the recorder matched are few.
+    # A fixed 300 rounds (tolerance 0), every one of them recorded (the robots start once the recorders record).
     report = run_swarm({"status_period": 0.2, "algorithm": "radmm", "num_robots": n, "topology": "ring",
                         "seed": 3, "max_iterations": 300, "tolerance": 0.0}, progress=False,
                        domain_id=domain_id, timeout=60.0, on_tick=on_tick)
@@ -298,8 +335,7 @@ def test_recorder_captures_a_live_swarm_as_a_rosbag2(domain_id, tmp_path):
     assert all(counts[t] > 0 for t in edges | statuses)
     for i in range(n):
         sent = report.statuses[i]["messages_sent"]
-        recorded = counts[f"/robot_{i}/edge_to_{(i - 1) % n}"] + counts[f"/robot_{i}/edge_to_{(i + 1) % n}"]
-        assert 0.9 * sent <= recorded <= sent, (i, recorded, sent)
+        assert _edge_count(counts, i, n) == sent, (i, _edge_count(counts, i, n), sent)  # every round recorded
 
     # The file as rosbag2 writes it: profile, schema encoding, full definition, CDR, nanosecond times.
     with open(mcap_file(bag), "rb") as fh:
@@ -324,7 +360,7 @@ def test_recorder_captures_a_live_swarm_as_a_rosbag2(domain_id, tmp_path):
     assert msgs and all(m.sender_id == 2 and m.receiver_id == 3 and m.algorithm == "radmm" for m in msgs)
     assert all(len(m.consensus) == m.dim and np.all(np.isfinite(m.consensus)) for m in msgs)
     rounds = [m.iteration for m in msgs]
-    assert rounds == sorted(rounds)
+    assert rounds == list(range(301))  # from the first round on (round 0 is the start, then 300 steps)
     last_status = read_mcap_messages(bag, "/robot_1/status")[-1]
     assert last_status.robot_id == 1 and np.all(np.isfinite(last_status.estimate))
 

@@ -353,6 +353,32 @@ class McapRecorder:
         with self._lock:
             return dict(self._counts)
 
+    def matched(self) -> dict[str, int]:
+        """Publishers matched by the recorder's subscription of each subscribed topic so far.
+
+        DDS delivers a message only to the subscriptions matched when it is published: a topic
+        is being recorded once its count is > 0, not merely once it is subscribed.
+        """
+        with self._lock:
+            subs = list(self._subs) if not self._closed else []
+        return {sub.topic_name: sub.get_publisher_count() for sub in subs}
+
+    def recording(self, topics: Sequence[str]) -> bool:
+        """True once every topic in ``topics`` is subscribed and matched with all its publishers.
+
+        For a caller that must record a run from its first message: call :meth:`discover` (or
+        let the timer do it) until this holds, and only then let the run start.
+        """
+        if isinstance(topics, str):
+            raise ValueError(f"topics must be a sequence of topic names, not one string: {topics!r}")
+        matched = self.matched()
+        for topic in topics:
+            if matched.get(topic, 0) < 1:
+                return False
+            if matched[topic] < len(self._node.get_publishers_info_by_topic(topic)):
+                return False
+        return True
+
     @property
     def closed(self) -> bool:
         """True once :meth:`close` has finished the file."""
