@@ -8,7 +8,7 @@ ifneq ($(DISTRO),)
 export DISTOPT_ROS_DISTRO := $(DISTRO)
 endif
 
-.PHONY: setup demo test test-all lint sim clean
+.PHONY: setup demo test test-all lint sim results clean
 
 setup:
 	@bash scripts/setup_env.sh
@@ -28,6 +28,13 @@ lint: setup
 
 sim: setup
 	@$(ENV) && python -m distopt_ros.sim.cli --config config/consensus.yaml
+
+# Every results table of benchmarks/results, regenerated from this checkout (the ROS transport
+# table takes about 20 minutes); benchmarks write nowhere unless told to.
+results: setup
+	@$(ENV) && python benchmarks/bench_algorithms.py --out benchmarks/results/algorithms.md --force \
+	  && python benchmarks/bench_large_swarm.py --out benchmarks/results/large_swarm.md --force \
+	  && python benchmarks/bench_ros_transport.py --out benchmarks/results/ros_transport.md --force
 
 clean:
 	rm -rf .build .build-*

@@ -18,6 +18,7 @@ ROSDEP_TO_PYPI = {
     "python3-scipy": "scipy",
     "python3-networkx": "networkx",
     "python3-yaml": "pyyaml",
+    "python3-mcap": "mcap",
     "python3-pytest": "pytest",
     "python3-hypothesis": "hypothesis",
 }

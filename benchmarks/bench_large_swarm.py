@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from distopt_ros.core.graphs import Graph, make_graph  # noqa: E402
 from distopt_ros.core.problems import target_fusion_problem  # noqa: E402
+from distopt_ros.outputs import add_out_arguments, check_out, write_out  # noqa: E402
 from distopt_ros.sim.vectorized import (  # noqa: E402
     QuadraticBatch,
     VectorResult,
@@ -51,8 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--agents", type=int, default=10_000)
     ap.add_argument("--iterations", type=int, default=200)
     ap.add_argument("--radius", type=float, default=0.025, help="random geometric graph radius (unit square)")
-    ap.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "large_swarm.md")
+    add_out_arguments(ap, "the results table (make results: benchmarks/results/large_swarm.md)")
     args = ap.parse_args(argv)
+    path = check_out(args.out, args.force)
     n, iters = args.agents, args.iterations
 
     t0 = time.perf_counter()
@@ -91,9 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     lines += [f"| {g} | {e} | {a} | {r:.1f} | {q:.2f} | {s:.2f} | {err:.2e} | {m} | {d} |"
               for g, e, a, r, q, s, err, m, d in rows]
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text("\n".join(lines) + "\n")
-    print(f"written to {args.output}")
+    print("\n".join(lines))
+    write_out(path, "\n".join(lines) + "\n")
     return 0
 
 

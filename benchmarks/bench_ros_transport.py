@@ -34,6 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this source tree
 
 import numpy as np
 
+from distopt_ros.outputs import add_out_arguments, check_out, write_out
+
 
 def _drive(executor: Any, matched: Callable[[], bool], kick: Callable[[], object], rnd: list[int],
            rounds: int) -> float:
@@ -231,8 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=5,
                     help="raw/swarm pairs per size; medians are reported (this VM scatters by +-20 %% per run)")
     ap.add_argument("--domain-id", type=int, default=170)
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "ros_transport.md"))
+    add_out_arguments(ap, "the results table (make results: benchmarks/results/ros_transport.md)")
     args = ap.parse_args(argv)
+    path = check_out(args.out, args.force)
     rows = []
     for pattern in args.patterns:
         for executor in args.executors:
@@ -264,9 +267,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "Goals: cost ratio <= 2 (4, 10, 25 robots); 100 robots >= 10 rounds/s.",
     ]
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+    write_out(path, "\n".join(lines) + "\n")
     return 0
 
 

@@ -222,6 +222,13 @@ def tracking_actions(context: Any) -> list[Any]:
     actions.append(Node(package="distopt_ros", executable="visualization_node", name="visualization_node",
                         parameters=shared, output="screen"))
     if switch["rviz"]:
+        from ament_index_python.packages import PackageNotFoundError, get_package_prefix
+
+        try:
+            get_package_prefix("rviz2")
+        except PackageNotFoundError:
+            raise ParameterError("launch argument rviz:=true needs the rviz2 package, which is not installed "
+                                 "(e.g. apt install ros-$ROS_DISTRO-rviz2); start without rviz:=true") from None
         actions.append(Node(package="rviz2", executable="rviz2", name="rviz2", output="screen",
                             arguments=["-d", os.path.join(get_package_share_directory("distopt_ros"), "config",
                                                      "swarm.rviz")]))
