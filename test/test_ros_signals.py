@@ -135,3 +135,53 @@ def test_the_runner_prints_what_was_done_so_far_when_stopped(domain_id, sig, mod
     assert took < 5.0
     assert f"INTERRUPTED by {signal.Signals(sig).name}" in out and "iterations" in out
     assert not any(sign in err for sign in BAD_SIGNS), err
+
+
+TRACKING = {"algorithm": "radmm", "problem": "fusion", "num_robots": 2, "topology": "ring", "seed": 3, "rho": 10.0,
+            "tolerance": 0.0, "max_iterations": 10**9, "execution_mode": "async", "step_period": 0.01,
+            "status_period": 0.1, "noise_std": [0.2], "publish_rate": 20.0}
+
+
+@pytest.mark.parametrize("loaded", [False, True], ids=["idle", "cpu-burner"])
+def test_every_tracking_node_exits_cleanly_on_sigint_and_sigterm(domain_id, loaded):
+    """The tracking launch's nodes (target, kinematics, tracking robots, markers), stopped mid-run."""
+    limit = 5.0 if loaded else 1.0
+    with tempfile.TemporaryDirectory() as workdir, (cpu_burner() if loaded else contextlib.nullcontext()):
+        procs = [_node_process("distopt_ros.ros.target_node", TRACKING, "target", domain_id, workdir)]
+        for i in range(2):
+            own = {**TRACKING, "robot_id": i, "initial_x": 3.0 * i}
+            procs.append(_node_process("distopt_ros.ros.kinematics_node", own, f"robot_{i}", domain_id, workdir))
+            procs.append(_node_process("distopt_ros.ros.tracking_node", own, f"robot_{i}", domain_id, workdir))
+        procs.append(_node_process("distopt_ros.ros.visualization_node", TRACKING, "viz", domain_id, workdir))
+        try:
+            _wait_running(procs, domain_id, 2)
+            for k, proc in enumerate(procs):
+                sig = signal.SIGINT if k % 2 == 0 else signal.SIGTERM
+                code, took, _, err = _signal_and_wait(proc, sig, limit)
+                assert code == 0, f"process {k}, {signal.Signals(sig).name}: exit {code}\n{err}"
+                assert took < limit, f"process {k}: {took:.2f} s to exit"
+                assert not any(sign in err for sign in BAD_SIGNS), err
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                    p.communicate()
+
+
+def test_the_tracking_runner_prints_what_was_done_so_far_when_stopped(domain_id, tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "distopt_ros.ros.tracking_runner", "--duration", "600",
+                             "--no-plots", "--out", str(tmp_path / "run"), "--domain-id", str(domain_id),
+                             "-p", "num_robots:=3"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_running([proc], domain_id, 3)
+        time.sleep(2.0)  # a few control periods of tracking
+        code, took, out, err = _signal_and_wait(proc, signal.SIGINT, 5.0)
+        assert took < 5.0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert code == 128 + signal.SIGINT, err
+    assert "interrupted by SIGINT" in out and "formation error" in out
+    assert not any(sign in err for sign in BAD_SIGNS), err

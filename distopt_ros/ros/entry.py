@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -60,8 +61,23 @@ def init_without_signal_handlers(args: list[str] | None = None, **kwargs: Any) -
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO, **kwargs)
 
 
-def run_node(factory: Callable[[], Any], name: str, args: list[str] | None = None) -> int:
-    """``rclpy.init``, build the node with ``factory``, spin it until it finishes or is stopped; the exit code."""
+def run_node(factory: Callable[[], Any], name: str, args: list[str] | None = None, exit_process: bool = True) -> int:
+    """``rclpy.init``, build the node with ``factory``, spin it until it finishes or is stopped; the exit code.
+
+    ``exit_process`` (the node executables): once the node is destroyed and the context shut
+    down, end the process at once with that code. Python's own teardown of the imported
+    numerics (scipy, networkx) takes 0.3 s on an idle machine and seconds under load, which
+    is what pushed robots past launch's grace period into SIGTERM and SIGKILL.
+    """
+    code = _run_node(factory, name, args)
+    if exit_process:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _run_node(factory: Callable[[], Any], name: str, args: list[str] | None) -> int:
     from rclpy.executors import SingleThreadedExecutor
 
     with StopSignals() as stop:
