@@ -16,7 +16,9 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
+import signal
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,9 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from distopt_ros.config import default_config, load_params, parse_override
+from distopt_ros.config import default_config, load_params, parse_override, resolve_config
 from distopt_ros.core.scenario import SwarmConfig
+from distopt_ros.core.schema import check_values
 from distopt_ros.core.tracking import TrackingLog, formation_offsets, initial_positions, proportional_tracking_bound
+from distopt_ros.outputs import check_out
 
 DEFAULTS: dict[str, Any] = {
     "gain": 1.0, "max_speed": 1.0, "formation_radius": 1.0, "drive": "holonomic", "model": "single_integrator",
@@ -49,6 +53,8 @@ class TrackingReport:
     recording: Path | None = None
     recorded_counts: dict[str, int] = field(default_factory=dict)
     optimal: np.ndarray | None = None
+    interrupted: str = ""
+    """The signal (SIGINT, SIGTERM) that ended the run before ``duration``, or empty."""
     """Centroid task: every robot's instantaneous optimal position per sample (N, T, 2)."""
     rounds: int = 0
     """Rounds the algorithm completed (the coordinator's, else robot 0's)."""
@@ -149,7 +155,8 @@ class TrackingReport:
     def dual_bound(self) -> float | None:
         """Centroid task with the tracking dual ascent: a bound on the centroid error in wall-clock time.
 
-        Section 3.1 bounds the error of round ``k`` against the target sample ``b_k`` that
+        The ISS bound of the tracking dual ascent (docs/algorithms.md, "Tracking dual ascent and
+        its ISS bound") bounds the error of round ``k`` against the target sample ``b_k`` that
         round used, with the target moving ``V dt`` per round (``dt`` measured: run time /
         rounds). At time ``t`` the decisions come from the last round and its target sample
         is at most one publish period plus one round old, which adds ``V`` times that age.
@@ -174,14 +181,15 @@ class TrackingReport:
             f"distopt_ros tracking summary: {'centroid' if self.centroid_task else 'estimation'} task, {mode} on "
             f"{cfg.num_robots} robots ({'star' if cfg.has_coordinator else cfg.topology}), target "
             f"{self.params.get('target_kind', 'circle')} at {self.target_speed:.2f} m/s, seed {cfg.seed}",
-            f"  duration             : {self.log.as_arrays()['t'][-1]:.1f} s (transient {self.settle:.1f} s)",
+            f"  duration             : {self.log.as_arrays()['t'][-1]:.1f} s (transient {self.settle:.1f} s)"
+            + (f", interrupted by {self.interrupted}: what was done so far" if self.interrupted else ""),
         ]
         if self.centroid_task:
             dual = self.dual_bound()
             lines += [
                 f"  allocation error     : {err['allocation']:.3f} m (decision vs the instantaneous optimum)",
                 f"  centroid error       : {err['centroid']:.3f} m" + (
-                    f"   bound (section 3.1 ISS + sample age) = {dual:.3f} m" if dual is not None else ""),
+                    f"   bound (dual-ascent ISS + sample age) = {dual:.3f} m" if dual is not None else ""),
                 f"  rounds               : {self.rounds} ({self.rounds / float(self._arrays()['t'][-1]):.1f} per s)",
             ]
         else:
@@ -230,7 +238,11 @@ def run_tracking(params: dict[str, Any], duration: float = 30.0, settle: float |
         out.mkdir(parents=True, exist_ok=True)
     starts = initial_positions(cfg.num_robots, float(params["start_radius"]), cfg.seed)
     context = Context()
-    rclpy.init(args=["distopt-tracking"], context=context, domain_id=domain_id)
+    from distopt_ros.ros.entry import StopSignals
+
+    stop = StopSignals().__enter__()  # SIGINT/SIGTERM end the loop; the report holds what was done so far
+    rclpy.init(args=["distopt-tracking"], context=context, domain_id=domain_id,
+               signal_handler_options=_no_signal_handlers())
     executor = SingleThreadedExecutor(context=context)
     nodes: list[Any] = []
     recorder = None
@@ -265,7 +277,7 @@ def run_tracking(params: dict[str, Any], duration: float = 30.0, settle: float |
         optimal: list[np.ndarray] = []
         next_log = 0.0
         t = 0.0
-        while t < duration:
+        while t < duration and stop.received is None:
             executor.spin_once(timeout_sec=0.01)
             t = target.elapsed()
             if t >= next_log:
@@ -281,7 +293,11 @@ def run_tracking(params: dict[str, Any], duration: float = 30.0, settle: float |
                     else:
                         what, err = "estimate", float(np.max(np.linalg.norm(est - target.target.position(t), axis=1)))
                     print(f"t = {t:6.1f} s  {what} error {err:.3f} m", flush=True)
-        report = TrackingReport(cfg, params, log, settle, target.target.max_speed, time.perf_counter() - began)
+        interrupted = "" if stop.received is None else signal.Signals(stop.received).name
+        if interrupted:
+            settle = min(settle, t / 2)  # a short run: judge its second half
+        report = TrackingReport(cfg, params, log, settle, target.target.max_speed, time.perf_counter() - began,
+                                interrupted=interrupted)
         counter = next((n for n in nodes if isinstance(n, TrackingCoordinatorNode)), robots[0])
         report.rounds = int(counter.agent.iteration)
         report.target = target.target
@@ -315,10 +331,17 @@ def run_tracking(params: dict[str, Any], duration: float = 30.0, settle: float |
     finally:
         if recorder is not None:
             recorder.close()
-        executor.shutdown()
+        executor.shutdown(timeout_sec=0)
         for n in nodes:
             n.destroy_node()
         rclpy.try_shutdown(context=context)
+        stop.__exit__()
+
+
+def _no_signal_handlers() -> Any:
+    from rclpy.signals import SignalHandlerOptions
+
+    return SignalHandlerOptions.NO
 
 
 def _centroid_optimum(cfg: SwarmConfig, target: np.ndarray) -> np.ndarray:
@@ -337,7 +360,7 @@ def _centroid_optimum(cfg: SwarmConfig, target: np.ndarray) -> np.ndarray:
 
 
 def compare_price_modes(params: dict[str, Any], duration: float, **kw: Any) -> dict[str, TrackingReport]:
-    """Centroid tracking with the dual ascent of section 3.1 and the extragradient of 3.2, side by side."""
+    """Centroid tracking with the tracking dual ascent and the extragradient, side by side."""
     out = {}
     for mode in ("dual", "extragradient"):
         out[mode] = run_tracking({**params, "algorithm": "price", "problem": "centroid", "price_mode": mode},
@@ -348,34 +371,42 @@ def compare_price_modes(params: dict[str, Any], duration: float, **kw: Any) -> d
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: the embedded equivalent of ``ros2 launch distopt_ros tracking.launch.py``."""
     ap = argparse.ArgumentParser(prog="distopt-tracking", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--config", default=str(default_config("tracking.yaml")), help="parameter YAML")
+    ap.add_argument("--config", default=str(default_config("tracking.yaml")),
+                    help="parameter YAML, or a shipped one: tracking (default), centroid_tracking")
     ap.add_argument("-p", "--param", action="append", default=[], metavar="NAME:=VALUE",
                     help="override any parameter (repeatable)")
     ap.add_argument("--duration", type=float, default=30.0, help="seconds of wall-clock time")
     ap.add_argument("--settle", type=float, default=None, help="transient to ignore (default: half the run)")
-    ap.add_argument("--out", default="runs/tracking", help="directory for plots and the recording")
+    ap.add_argument("--out", default=None,
+                    help="new directory for plots and the recording (default: a fresh one under the system's "
+                         "temporary directory; an existing one is refused unless --force)")
+    ap.add_argument("--force", action="store_true", help="write into --out even if it exists")
     ap.add_argument("--no-plots", action="store_true", help="do not write PNG plots")
     ap.add_argument("--record", action="store_true", help="record every topic to an MCAP bag in --out")
-    ap.add_argument("--domain-id", type=int, default=None, help="ROS_DOMAIN_ID for this run")
+    ap.add_argument("--domain-id", type=int, default=None, help="ROS_DOMAIN_ID for this run (default: the "
+                                                                  "environment's)")
     ap.add_argument("--compare-price-modes", action="store_true",
                     help="centroid task: run dual ascent and extragradient and report them side by side")
     args = ap.parse_args(argv)
     try:
-        params = load_params(args.config)
+        params = load_params(resolve_config(args.config))
         params.update(dict(parse_override(p) for p in args.param))
+        check_values(params)
+        check_out(args.out, args.force)
         if args.compare_price_modes:
             reports = compare_price_modes(params, args.duration, settle=args.settle, domain_id=args.domain_id)
             for mode, rep in reports.items():
                 print(f"--- price_mode {mode}")
                 print(rep.summary())
             return 0
-        report = run_tracking(params, args.duration, args.settle, out_dir=args.out, plots=not args.no_plots,
+        out = args.out or tempfile.mkdtemp(prefix="distopt_tracking_")
+        report = run_tracking(params, args.duration, args.settle, out_dir=out, plots=not args.no_plots,
                               record=args.record, domain_id=args.domain_id, progress=True)
     except ValueError as exc:
         print(f"distopt-tracking: error: {exc}", file=sys.stderr)
         return 2
     print(report.summary())
-    return 0
+    return 128 + int(signal.Signals[report.interrupted]) if report.interrupted else 0
 
 
 if __name__ == "__main__":
