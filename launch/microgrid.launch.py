@@ -1,4 +1,4 @@
-"""Seed 003's microgrid: constraint-coupled primal-dual with consensus-ADMM proxies (Alg. 2),
+"""The microgrid problem: constraint-coupled primal-dual with consensus-ADMM proxies (asynchronous, robust form),
 asynchronous robots over a lossy radio (30 % Bernoulli loss, 50 % activation).
 
     ros2 launch distopt_ros microgrid.launch.py

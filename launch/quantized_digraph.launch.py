@@ -1,4 +1,4 @@
-"""Seed 004's quantized digraph: QuDRC-ALADIN least squares over a random strongly
+"""Quantized digraph: QuDRC-ALADIN least squares over a random strongly
 connected digraph, exact integer payloads to out-neighbours only.
 
     ros2 launch distopt_ros quantized_digraph.launch.py

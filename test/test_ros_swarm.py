@@ -316,7 +316,8 @@ def test_ros_iterates_equal_simulator_for_more_families(domain_id, params):
         assert np.array_equal(np.array(node.agent.trajectory), sim.trajectories[aid]), f"agent {aid} differs"
 
 
-def test_seed003_algorithm2_converges_over_a_lossy_radio(domain_id):
+def test_async_coupled_microgrid_converges_over_a_lossy_radio(domain_id):
+    """Asynchronous constraint-coupled primal-dual on the microgrid: 30 % loss, 50 % activation, error < 1e-6."""
     report = _run({"algorithm": "coupled", "problem": "microgrid", "num_robots": 4, "topology": "ring", "seed": 1,
                    "gamma": 0.1, "max_iterations": 20_000, "tolerance": 1e-10, "execution_mode": "async",
                    "step_period": 0.005, "activation_probability": 0.5, "loss": "bernoulli",
@@ -368,7 +369,7 @@ def test_bad_messages_injected_into_a_running_swarm_are_rejected_and_it_converge
 
 
 def test_quantized_aladin_over_a_digraph_equals_the_simulator_and_reaches_the_optimum(domain_id):
-    """Seed 004's scenario over DDS: integer QuantizedPayload messages along directed edges only."""
+    """QuDRC-ALADIN over DDS: integer QuantizedPayload messages along directed edges only."""
     from distopt_ros.core.scenario import SwarmConfig, make_swarm
     from distopt_ros.sim.simulator import simulate
 
@@ -436,7 +437,10 @@ def test_synchronous_algorithms_keep_their_round_discipline_under_loss(domain_id
 
 
 def test_extragradient_converges_over_dds_where_descent_ascent_cycles(domain_id):
-    """Section 3.2's T2b (linear costs, capacity boxes, y* = [3, 2, 0], p* = 2) with an auctioneer over DDS."""
+    """Linear costs on capacity boxes (y* = [3, 2, 0], p* = 2) with an auctioneer over DDS.
+
+    The merely convex case of docs/algorithms.md, "Gradient descent-ascent and extragradient".
+    """
     base = {"algorithm": "price", "problem": "linear_allocation", "num_robots": 3, "dim": 1, "step": 0.1,
             "max_iterations": 2000, "tolerance": 0.0}
     eg = _run({**base, "price_mode": "extragradient"}, domain_id, timeout=120.0)

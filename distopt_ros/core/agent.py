@@ -159,7 +159,7 @@ class Agent:
         Instead of waiting for every neighbour's message of the round, the agent keeps the
         latest message of each sender with a *fresh* flag and steps whenever its driver says
         so (random activation, a timer, or a round timeout that counts as loss), using only
-        fresh messages once (ALGORITHMS.md section 10.4, ROS 2 note).
+        fresh messages once (docs/algorithms.md, "Conventions and message blocks").
         """
         if on and not self.supports_async:
             raise ValueError(f"{self.algorithm} does not support asynchronous/lossy operation")
@@ -433,7 +433,7 @@ def within_tolerance(residual: float, tolerance: float, scale: float = 1.0) -> b
 
 
 class ToleranceStopper:
-    """Decentralized stopping rule (ALGORITHMS.md section 16, max/min-consensus form).
+    """Decentralized stopping rule (docs/algorithms.md, "Decentralized stopping rule"; min-consensus counter).
 
     Each agent keeps ``g_i = 0`` if its local criterion fails this round, otherwise
     ``1 + min_j g_j`` over the counters its neighbours sent with this round's messages.

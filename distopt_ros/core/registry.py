@@ -1,6 +1,6 @@
 """The algorithms a swarm can run, by name, and how to build their agents.
 
-One table maps each configurable algorithm to its section of ALGORITHMS.md, its topic
+One table maps each configurable algorithm to its section of docs/algorithms.md (``doc_section``), its topic
 layout (``edge``: a payload per neighbour; ``broadcast``: one payload for all neighbours;
 ``star``: robots talk to a coordinator; ``digraph``: integer payloads along the edges of a
 directed graph, out-neighbours only) and a builder, so the simulator CLI, the ROS nodes,
@@ -30,7 +30,7 @@ class AlgorithmSpec:
     """A configurable algorithm: where its equations are, how its robots talk, what it solves.
 
     ``problem_kind`` is ``consensus`` (``min sum f_i(x)``, a :class:`Problem`), ``coupled``
-    (seed 003's ``sum A_i x_i = b``, a :class:`CoupledProblem`) or ``resource`` (a shared
+    (the constraint-coupled ``sum A_i x_i = b``, a :class:`CoupledProblem`) or ``resource`` (a shared
     resource, a :class:`ResourceProblem`).
     """
 
@@ -42,6 +42,8 @@ class AlgorithmSpec:
     cap_unit: str = "rounds"
     """What ``max_iterations`` counts: ``rounds`` (messages exchanged), or ``outer`` iterations
     of an algorithm whose outer iterations take a varying number of rounds (qudrc)."""
+    doc_section: str = ""
+    """The title of the section of docs/algorithms.md that gives the equations."""
 
     @property
     def has_coordinator(self) -> bool:
@@ -84,47 +86,53 @@ def _fed_client(i: int, prob: Problem, g: Graph, p: Mapping[str, Any], rec: bool
 ALGORITHM_SPECS: dict[str, AlgorithmSpec] = {
     spec.name: spec for spec in (
         AlgorithmSpec(
-            "admm", "consensus ADMM, global form with a coordinator (section 7)", "star",
+            "admm", "consensus ADMM, global form with a coordinator", "star",
             lambda i, prob, g, p, rec: ConsensusADMMAgent(i, prob.objectives[i], p["rho"], p["max_iterations"],
-                                                          record=rec)),
+                                                          record=rec),
+            doc_section="Global consensus ADMM with a coordinator"),
         AlgorithmSpec(
-            "radmm", "decentralized relaxed/edge consensus ADMM (section 8.2)", "edge",
+            "radmm", "decentralized relaxed/edge consensus ADMM", "edge",
             lambda i, prob, g, p, rec: RelaxedADMMAgent(i, prob.objectives[i], g.neighbors(i), p["rho"], p["alpha"],
-                                                        p["max_iterations"], record=rec, **_stop(g, p))),
+                                                        p["max_iterations"], record=rec, **_stop(g, p)),
+            doc_section="Relaxed (edge) consensus ADMM"),
         AlgorithmSpec(
-            "dgd", "decentralized gradient descent with Metropolis weights (section 5)", "broadcast",
+            "dgd", "decentralized gradient descent with Metropolis weights", "broadcast",
             lambda i, prob, g, p, rec: DGDAgent(i, prob.objectives[i], g.neighbors(i), metropolis_row(g, i),
                                                 p["step"], p["max_iterations"], step_decay=_decay(p), record=rec,
-                                                **_stop(g, p))),
+                                                **_stop(g, p)),
+            doc_section="Distributed gradient descent (DGD)"),
         AlgorithmSpec(
-            "diging", "DIGing gradient tracking (section 6)", "broadcast",
+            "diging", "DIGing gradient tracking", "broadcast",
             lambda i, prob, g, p, rec: DIGingAgent(i, prob.objectives[i], g.neighbors(i), metropolis_row(g, i),
-                                                   p["step"], p["max_iterations"], record=rec, **_stop(g, p))),
+                                                   p["step"], p["max_iterations"], record=rec, **_stop(g, p)),
+            doc_section="DIGing gradient tracking"),
         AlgorithmSpec(
-            "atg", "ADMM-tracking gradient, robust to loss and asynchrony (section 9.2)", "edge",
+            "atg", "ADMM-tracking gradient, robust to loss and asynchrony", "edge",
             lambda i, prob, g, p, rec: ATGAgent(i, prob.objectives[i], g.neighbors(i), p["rho"], p["alpha"],
                                                 p["gamma"], p["delta"], p["max_iterations"], record=rec,
-                                                **_stop(g, p))),
+                                                **_stop(g, p)),
+            doc_section="ADMM-tracking gradient (ATG)"),
         AlgorithmSpec(
-            "coupled", "seed 003 constraint-coupled primal-dual with ADMM proxies (section 10)", "edge",
+            "coupled", "constraint-coupled primal-dual with consensus-ADMM proxies", "edge",
             lambda i, prob, g, p, rec: CoupledADMMAgent(i, prob.objectives[i], prob.A[i], prob.b[i], g.neighbors(i),
                                                         p["rho"], p["alpha"], p["gamma"], p["kappa"],
                                                         p["max_iterations"], record=rec, **_stop(g, p)),
-            problem_kind="coupled"),
+            problem_kind="coupled", doc_section="Constraint-coupled primal-dual with consensus-ADMM proxies"),
         AlgorithmSpec(
-            "rcaladin", "RC-ALADIN with an averaging coordinator (section 11.2)", "star",
+            "rcaladin", "RC-ALADIN with an averaging coordinator", "star",
             lambda i, prob, g, p, rec: RCAladinAgent(i, prob.objectives[i], p["rho"], p["max_iterations"],
-                                                     record=rec)),
+                                                     record=rec),
+            doc_section="RC-ALADIN with a coordinator"),
         AlgorithmSpec(
-            "qudrc", "quantized decentralized RC-ALADIN over a digraph, integer payloads (sections 11.3-11.4)",
-            "digraph", _qudrc, cap_unit="outer"),
-        AlgorithmSpec("fedavg", "FedAvg / FedOpt on a star with client sampling (sections 12-13)", "star",
-                      _fed_client),
+            "qudrc", "quantized decentralized RC-ALADIN over a digraph, integer payloads",
+            "digraph", _qudrc, cap_unit="outer", doc_section="Quantized decentralized RC-ALADIN (QuDRC-ALADIN)"),
+        AlgorithmSpec("fedavg", "FedAvg / FedOpt on a star with client sampling", "star",
+                      _fed_client, doc_section="Federated averaging (FedAvg)"),
         AlgorithmSpec(
-            "price", "dual decomposition with an auctioneer, or GDA / extragradient (sections 2-3)", "star",
+            "price", "dual decomposition with an auctioneer, or GDA / extragradient", "star",
             lambda i, prob, g, p, rec: BidderAgent(i, prob.costs[i], prob.matrices[i], p["price_mode"], p["step"],
                                                    p["max_iterations"], record=rec),
-            problem_kind="resource"),
+            problem_kind="resource", doc_section="Dual decomposition (price coordination)"),
     )
 }
 

@@ -33,12 +33,12 @@ from distopt_ros.core.validation import at_least, positive
 ALGORITHMS = {name: spec.description for name, spec in ALGORITHM_SPECS.items()}
 PROBLEMS = {
     "fusion": "consensus",          # fuse noisy observations of a target (default)
-    "least_squares": "consensus",   # seed 004's distributed least squares (section 11.6)
+    "least_squares": "consensus",   # QuDRC-ALADIN's distributed least squares (docs/algorithms.md, "Problems")
     "logistic": "consensus",        # logistic regression, samples split across robots
-    "microgrid": "coupled",         # seed 003's microgrid (section 10.7): N-1 converters + the grid
-    "allocation": "resource",       # share a resource budget with quadratic costs (section 2)
+    "microgrid": "coupled",         # constraint-coupled (docs/algorithms.md, "Problems"): N-1 converters + the grid
+    "allocation": "resource",       # share a resource budget with quadratic costs (price coordination)
     "centroid": ("resource", "coupled"),  # stay near your station while the swarm's centroid = a target
-    "linear_allocation": "resource",  # section 3.2's T2b: linear costs with capacity boxes (merely convex)
+    "linear_allocation": "resource",  # linear costs, capacity boxes (merely convex: extragradient, not GDA)
 }
 """Problem name -> the kind(s) of algorithm that solve it (see AlgorithmSpec.problem_kind)."""
 
@@ -131,12 +131,14 @@ def stations(num_robots: int, radius: float) -> np.ndarray:
 
 def centroid_problem(num_robots: int, radius: float, seed: int, coupled: bool = False,
                      target: np.ndarray | None = None) -> Any:
-    """Centroid tracking (sections 3.1 and 10): ``min sum a_i/2 |x_i - s_i|^2`` s.t. ``mean_i x_i = r``.
+    """Centroid tracking: ``min sum a_i/2 |x_i - s_i|^2`` s.t. ``mean_i x_i = r``.
+
+    Equations: docs/algorithms.md, "Centroid tracking".
 
     Each robot prefers its station ``s_i`` with its own stiffness ``a_i`` (seeded, in [0.5, 2]);
     the swarm's centroid must sit on the target ``r`` (default the origin; a tracking run moves
     it). As a shared resource (price coordination) the constraint is ``sum_i y_i = N r``; in
-    seed 003's form each robot holds ``A_i = I``, ``b_i = r``.
+    the constraint-coupled form each robot holds ``A_i = I``, ``b_i = r``.
     """
     rng = np.random.default_rng(seed)
     a = rng.uniform(0.5, 2.0, size=num_robots)
@@ -150,7 +152,9 @@ def centroid_problem(num_robots: int, radius: float, seed: int, coupled: bool = 
 
 
 def linear_allocation_problem(num_robots: int, capacity: float = 3.0) -> ResourceProblem:
-    """Section 3.2's T2b generalized: ``c_i(y) = (i + 1) y`` on ``[0, capacity]``, demand ``capacity (N - 1) - 1``.
+    """Linear costs on capacity boxes: ``c_i(y) = (i + 1) y`` on ``[0, capacity]``, demand ``capacity (N - 1) - 1``.
+
+    The three-robot linear-cost instance of docs/algorithms.md, "Small reference problems", generalized.
 
     Merely convex: the cheapest robots fill up, robot ``N - 2`` delivers ``capacity - 1``, the
     most expensive nothing, and the price is ``N - 1`` (for N = 3: ``y* = [3, 2, 0]``, ``p* = 2``).

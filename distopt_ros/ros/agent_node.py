@@ -12,7 +12,7 @@ not another), latency delays the publish, and in ``async`` mode a timer offers t
 wake-up every ``step_period`` that it takes with ``activation_probability``. In ``sync``
 mode a ``round_timeout`` decides what happens to a round whose messages are late
 (``round_timeout_action``): ``skip`` steps without them (counted as lost) for algorithms that
-tolerate missing messages (edge ADMM, ATG, DGD, DIGing, seed 003); ``retransmit`` keeps the
+tolerate missing messages (edge ADMM, ATG, DGD, DIGing, constraint-coupled); ``retransmit`` keeps the
 round discipline of the algorithms that do not (coordinator forms, RC-ALADIN, FedAvg, price):
 the robot asks each missing sender again (a ``nack`` payload on the same topics) every
 ``round_timeout`` until the round is complete, so the iterates equal a lossless run and only

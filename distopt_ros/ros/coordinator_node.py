@@ -1,4 +1,4 @@
-"""Coordinator node of star-form algorithms (consensus ADMM, section 7 of ALGORITHMS.md).
+"""Coordinator node of star-form algorithms (e.g. docs/algorithms.md, "Global consensus ADMM with a coordinator").
 
 Subscribes to ``<parent>/robot_<i>/state`` for every robot and publishes
 ``<ns>/consensus`` (``CoordinatorBroadcast``); its namespace is ``coordinator``.

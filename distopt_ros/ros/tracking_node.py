@@ -5,10 +5,10 @@ Two tasks, chosen by ``problem``:
 * ``fusion`` (cooperative estimation + rendezvous), described below;
 * ``centroid`` (constraint-coupled): each robot stays near its home station while the
   swarm's centroid must equal the moving target ``/target/pose``. With ``algorithm: price``
-  an auctioneer (:class:`TrackingCoordinatorNode`) runs the tracking dual ascent of section
-  3.1 (``price_mode: dual``) or the extragradient of section 3.2, with the resource
-  ``N r(t)``; with ``algorithm: coupled`` there is no coordinator: seed 003's primal-dual
-  method with ``b_i = r(t)`` on every robot, which survives loss and asynchrony. Each robot
+  an auctioneer (:class:`TrackingCoordinatorNode`) runs the tracking dual ascent
+  (``price_mode: dual``) or the extragradient (docs/algorithms.md, "Centroid tracking"), with the
+  resource ``N r(t)``; with ``algorithm: coupled`` there is no coordinator: the constraint-coupled
+  primal-dual method with ``b_i = r(t)`` on every robot, which survives loss and asynchrony. Each robot
   drives to its own allocation ``x_i``.
 
 A :class:`RobotNode` whose local objective is its latest observation of the target
@@ -84,7 +84,7 @@ class TrackingRobotNode(RobotNode):
         self.create_timer(self.control_period, self._control)
 
     def can_start(self) -> bool:
-        if self.centroid_task:  # seed 003's robots hold b_i = r(t); price bidders need nothing
+        if self.centroid_task:  # constraint-coupled robots hold b_i = r(t); price bidders need nothing
             return self.reference is not None or not hasattr(self.agent, "set_offset")
         return self.observations > 0  # the first round needs a local objective from real data
 
