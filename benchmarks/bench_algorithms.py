@@ -29,7 +29,7 @@ from distopt_ros.core.messages import COORDINATOR  # noqa: E402
 from distopt_ros.core.network import NetworkModel  # noqa: E402
 from distopt_ros.core.problems import Problem, QuadraticObjective, target_fusion_problem  # noqa: E402
 from distopt_ros.core.registry import build_swarm  # noqa: E402
-from distopt_ros.outputs import add_out_arguments, check_out, write_out  # noqa: E402
+from distopt_ros.outputs import add_out_arguments, out_path, write_out  # noqa: E402
 from distopt_ros.sim.simulator import SimResult, simulate  # noqa: E402
 
 ACCURACY = 1e-6
@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
     ap.add_argument("--quick", action="store_true", help="smaller problems and round caps")
     add_out_arguments(ap, "the results table (make results: benchmarks/results/algorithms.md)")
     args = ap.parse_args(argv)
-    path = check_out(args.out, args.force)
+    path = out_path(ap, args)
     started = time.perf_counter()
     rows = run(args.quick) + run_library(args.quick)
     table = to_markdown(rows) + "\n\nBits to reach 1e-3 on the same problem (N=8, n=2):\n\n" + to_markdown(

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from distopt_ros.core.graphs import Graph, make_graph  # noqa: E402
 from distopt_ros.core.problems import target_fusion_problem  # noqa: E402
-from distopt_ros.outputs import add_out_arguments, check_out, write_out  # noqa: E402
+from distopt_ros.outputs import add_out_arguments, out_path, write_out  # noqa: E402
 from distopt_ros.sim.vectorized import (  # noqa: E402
     QuadraticBatch,
     VectorResult,
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--radius", type=float, default=0.025, help="random geometric graph radius (unit square)")
     add_out_arguments(ap, "the results table (make results: benchmarks/results/large_swarm.md)")
     args = ap.parse_args(argv)
-    path = check_out(args.out, args.force)
+    path = out_path(ap, args)
     n, iters = args.agents, args.iterations
 
     t0 = time.perf_counter()

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this source tree
 
 import numpy as np
 
-from distopt_ros.outputs import add_out_arguments, check_out, write_out
+from distopt_ros.outputs import add_out_arguments, out_path, write_out
 
 
 def _drive(executor: Any, matched: Callable[[], bool], kick: Callable[[], object], rnd: list[int],
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--domain-id", type=int, default=170)
     add_out_arguments(ap, "the results table (make results: benchmarks/results/ros_transport.md)")
     args = ap.parse_args(argv)
-    path = check_out(args.out, args.force)
+    path = out_path(ap, args)
     rows = []
     for pattern in args.patterns:
         for executor in args.executors:

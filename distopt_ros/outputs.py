@@ -28,6 +28,15 @@ def check_out(path: Path | str | None, force: bool) -> Path | None:
     return p
 
 
+def out_path(ap: argparse.ArgumentParser, args: argparse.Namespace) -> Path | None:
+    """:func:`check_out` for a command line: a refusal is the parser's one-line error (exit 2)."""
+    try:
+        return check_out(args.out, args.force)
+    except ValueError as exc:
+        ap.error(str(exc))
+        raise  # not reached: ap.error exits
+
+
 def write_out(path: Path | None, text: str) -> None:
     """Write ``text`` to ``path`` (its directory made), or nothing when no path was given."""
     if path is None:
