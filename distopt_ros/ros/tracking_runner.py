@@ -53,9 +53,9 @@ class TrackingReport:
     recording: Path | None = None
     recorded_counts: dict[str, int] = field(default_factory=dict)
     optimal: np.ndarray | None = None
+    """Centroid task: every robot's instantaneous optimal position per sample (N, T, 2)."""
     interrupted: str = ""
     """The signal (SIGINT, SIGTERM) that ended the run before ``duration``, or empty."""
-    """Centroid task: every robot's instantaneous optimal position per sample (N, T, 2)."""
     rounds: int = 0
     """Rounds the algorithm completed (the coordinator's, else robot 0's)."""
     decisions: list[list[tuple[float, np.ndarray]]] = field(default_factory=list)
