@@ -393,10 +393,11 @@ class AgentNode(Node):
 
         A monitor that has not yet discovered this robot would never learn how it ended, so the
         robot waits (up to EXIT_WAIT_FOR_MONITOR) until its status topic has had a subscriber
-        for a while: the transient-local status then reaches it.
+        for a while since it stopped: the transient-local status then reaches it.
         """
         now = time.monotonic()
-        self._monitor_seen = self._monitor_seen + 1 if self._status_pub.get_subscription_count() > 0 else 0
+        # Ticks with a subscriber since the stop: a monitor that has all it needs may leave first.
+        self._monitor_seen += self._status_pub.get_subscription_count() > 0
         if now < self._linger_until or (self._monitor_seen < 3 and now < self._linger_until + EXIT_WAIT_FOR_MONITOR):
             return
         self.destroy_timer(self._linger)
