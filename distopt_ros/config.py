@@ -105,16 +105,14 @@ def params_for_node(sections: list[tuple[str, dict[str, Any]]], fqn: str) -> dic
 def load_params(path: str | Path, node: str = ROBOT_FQN.format(0)) -> dict[str, Any]:
     """The flat parameters node ``node`` (default: robot 0's) gets from the file at ``path``.
 
-    A file none of whose sections applies to a robot node is refused: ROS 2 would silently
-    start every robot with defaults.
+    A file none of whose sections applies to that node is refused: ROS 2 would silently
+    start it with defaults (a section ``robot_node:`` applies only to ``/robot_node``).
     """
     sections = read_sections(path)
-    if not any(node_matches(k, ROBOT_FQN.format(0)) or node_matches(k, "/robot_1/robot_node")
-               for k, _ in sections):
+    if not any(node_matches(k, node) for k, _ in sections):
         keys = ", ".join(repr(k) for k, _ in sections)
-        raise ParameterError(f"config file {path}: no section applies to the robot nodes "
-                             f"({ROBOT_FQN.format('<i>')}); found {keys}: use '/**:' (every node) or "
-                             "'/**/robot_node:'")
+        raise ParameterError(f"config file {path}: no section applies to {node}; found {keys}: use '/**:' "
+                             "(every node), '/**/robot_node:' (every robot) or the node's full name")
     return params_for_node(sections, node)
 
 

@@ -27,7 +27,7 @@ import yaml
 
 from distopt_ros.config import swarm_parameters
 from distopt_ros.core.scenario import SwarmConfig
-from distopt_ros.core.schema import PARAMETERS, Param, ParameterError, suggest
+from distopt_ros.core.schema import PARAMETERS, SCHEMA, Param, ParameterError, suggest
 from distopt_ros.ros.exit_codes import EXIT_BAD_PARAMETER, EXIT_FAILURE, EXIT_NOT_CONVERGED, EXIT_OK
 
 SWARM_GROUPS = ("scenario", "transport", "node")
@@ -234,6 +234,65 @@ def tracking_actions(context: Any) -> list[Any]:
                                                      "swarm.rviz")]))
     actions.append(RegisterEventHandler(_on_exit_handler(plan, "")))
     return actions
+
+
+ROBOT_ARGUMENTS = {
+    "robot_id": "This robot's id (an integer in [0, num_robots))",
+    "params_file": "This robot's parameter YAML (its section /robot_<id>/robot_node or /**)",
+    "namespace": "The robot's namespace (default robot_<robot_id>; peers find it by that name)",
+    "log_level": "Node log level (debug, info, warn, error)",
+}
+
+
+def declare_robot_arguments() -> list[Any]:
+    """The arguments of robot.launch.py."""
+    from launch.actions import DeclareLaunchArgument
+
+    defaults = {"namespace": "", "log_level": "info"}
+    return [DeclareLaunchArgument(name, description=text, **({"default_value": defaults[name]}
+                                                              if name in defaults else {}))
+            for name, text in ROBOT_ARGUMENTS.items()]
+
+
+def plan_robot(texts: Mapping[str, str]) -> tuple[int, str, dict[str, Any]]:
+    """robot.launch.py's checks before the node starts: ``(robot_id, namespace, parameters)``.
+
+    The robot's parameters are what its file gives its node (``/robot_<id>/robot_node``);
+    they are validated as the node would, its objective built once (so an import error or
+    a refused constructor argument stops the launch here, with one line).
+    """
+    from distopt_ros.config import load_params
+    from distopt_ros.core.objectives import make_objective
+    from distopt_ros.core.scenario import make_robot_agent, validate_parameters
+
+    unknown = [k for k in texts if k not in ROBOT_ARGUMENTS]
+    if unknown:
+        raise ParameterError(f"unknown launch argument {unknown[0]!r}{suggest(unknown[0], ROBOT_ARGUMENTS)}")
+    rid = SCHEMA["robot_id"].parse(texts.get("robot_id", ""))
+    namespace = texts.get("namespace") or f"robot_{rid}"
+    params = load_params(texts["params_file"], f"/{namespace}/robot_node") if texts.get("params_file") else {}
+    params["robot_id"] = rid
+    cfg, values = validate_parameters(params, where=texts.get("params_file", ""))
+    objective = make_objective(values["objective"], values.get("objective_params", {}), cfg.dim) \
+        if values.get("objective") else None
+    make_robot_agent(cfg, rid, objective, values.get("neighbors", ()), values.get("diameter_bound", 0))
+    return rid, namespace, values
+
+
+def robot_actions(context: Any) -> list[Any]:
+    """robot.launch.py: one robot_node from its own file; its failure ends the launch with exit 1."""
+    from launch.actions import RegisterEventHandler
+    from launch_ros.actions import Node
+
+    texts = _texts(context)
+    rid, namespace, values = plan_robot(texts)
+    plan = SwarmPlan(texts.get("params_file", ""), {}, SwarmConfig.from_mapping(values),
+                     {f"/{namespace}/robot_node": values})
+    params = [texts["params_file"]] if texts.get("params_file") else []
+    return [Node(package="distopt_ros", executable="robot_node", name="robot_node", namespace=namespace,
+                 output="screen", parameters=[*params, {"robot_id": rid}],
+                 arguments=["--ros-args", "--log-level", texts.get("log_level", "info")]),
+            RegisterEventHandler(_on_exit_handler(plan, ""))]
 
 
 def include_scenario(name: str) -> list[Any]:

@@ -121,7 +121,7 @@ def test_node_specific_sections_and_numbers_in_parameter_files(tmp_path):
 
 @pytest.mark.parametrize("text,needle", [
     ("/**:\n  ros__parameters:\n    toleranse: 1.0e-6\n", "unknown parameter 'toleranse' (did you mean 'tolerance'?)"),
-    ("robot_node:\n  ros__parameters:\n    rho: 2.0\n", "no section applies to the robot nodes"),
+    ("robot_node:\n  ros__parameters:\n    rho: 2.0\n", "no section applies to /robot_0/robot_node"),
     ("ros__parameters:\n  rho: 2.0\n", "ros__parameters must sit under a node name"),
     ("/**:\n  ros__parameters:\n    rho: 1.0\n/robot_1/robot_node:\n  ros__parameters:\n    rho: 2.0\n",
      "rho must be the same on every robot (it is swarm-wide), got 1.0 on robot 0 and 2.0 on robot 1"),

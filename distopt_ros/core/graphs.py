@@ -8,6 +8,7 @@ are known locally without any discovery traffic.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import networkx as nx
@@ -210,6 +211,48 @@ def make_digraph(topology: str, num_nodes: int, seed: int = 0, edge_probability:
     else:
         raise ValueError(f"topology must be one of {', '.join(DIRECTED_TOPOLOGIES)}; got {topology!r}")
     return Digraph(g)
+
+
+class LocalGraph:
+    """One robot's view of the communication graph: its own neighbours, their degrees, a diameter bound.
+
+    What a robot deployed from its own parameters knows (``neighbors``, ``diameter_bound``)
+    and learns from its neighbours' start-up handshake (their degrees, for Metropolis weights).
+    It answers the questions the algorithm builders ask of a :class:`Graph` about this robot;
+    asking about another robot's neighbours raises, so no robot can use what it cannot know.
+    """
+
+    def __init__(self, robot_id: int, neighbors: Sequence[int], num_nodes: int, diameter_bound: int,
+                 degrees: Mapping[int, int] | None = None) -> None:
+        nbrs = tuple(sorted({int(j) for j in neighbors}))
+        if not nbrs:
+            raise ValueError(f"neighbors of robot {robot_id} must not be empty")
+        if robot_id in nbrs:
+            raise ValueError(f"neighbors of robot {robot_id} must not contain the robot itself")
+        bad = [j for j in nbrs if not 0 <= j < num_nodes]
+        if bad:
+            raise ValueError(f"neighbors must be robot ids in [0, {num_nodes - 1}], got {bad}")
+        self.robot_id = int(robot_id)
+        self.num_nodes = int(num_nodes)
+        self._neighbors = nbrs
+        self._diameter = at_least(diameter_bound, "diameter_bound", 1)
+        self.degrees = dict(degrees or {})
+
+    def neighbors(self, i: int) -> tuple[int, ...]:
+        if i != self.robot_id:
+            raise ValueError(f"robot {self.robot_id} does not know robot {i}'s neighbours")
+        return self._neighbors
+
+    def degree(self, i: int) -> int:
+        if i == self.robot_id:
+            return len(self._neighbors)
+        if i in self.degrees:
+            return int(self.degrees[i])
+        # Before the handshake: a provisional row (the node sets the real one before the first step).
+        return len(self._neighbors)
+
+    def diameter(self) -> int:
+        return self._diameter
 
 
 def metropolis_row(graph: Graph, i: int) -> dict[int, float]:

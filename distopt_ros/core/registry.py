@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from importlib import metadata
 from typing import Any
 
 from distopt_ros.core.agent import Agent
@@ -22,7 +23,9 @@ from distopt_ros.core.algorithms.federated import FedClient, FedServer
 from distopt_ros.core.algorithms.gradient import DGDAgent, DIGingAgent
 from distopt_ros.core.algorithms.price import AuctioneerAgent, BidderAgent
 from distopt_ros.core.graphs import Digraph, Graph, metropolis_row
+from distopt_ros.core.objectives import constrained
 from distopt_ros.core.problems import Problem
+from distopt_ros.core.schema import ParameterError
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,10 @@ class AlgorithmSpec:
     of an algorithm whose outer iterations take a varying number of rounds (qudrc)."""
     doc_section: str = ""
     """The title of the section of docs/algorithms.md that gives the equations."""
+    constraints: str = "prox"
+    """How an objective's constraint set (its ``project``) is honoured: ``prox`` (the local step is the
+    objective's prox, which includes it), ``project`` (a projected step), or ``none`` (the algorithm
+    cannot: it refuses a constrained objective at start instead of converging to an infeasible point)."""
 
     @property
     def has_coordinator(self) -> bool:
@@ -52,6 +59,13 @@ class AlgorithmSpec:
     def make(self, robot_id: int, problem: Any, graph: Any, params: Mapping[str, Any], record: bool = False) -> Agent:
         """Robot ``robot_id``'s agent; a swarm-wide change then takes effect ``diameter + 1`` rounds after it is set,
         when it has reached every robot."""
+        objectives = getattr(problem, "objectives", None)
+        objective = objectives[robot_id] if objectives is not None else None
+        if objective is not None and self.constraints == "none" and constrained(objective):
+            honour = ", ".join(n for n, s in ALGORITHM_SPECS.items() if s.constraints != "none"
+                               and s.problem_kind == "consensus")
+            raise ParameterError(f"{self.name} cannot honour the constraint set of robot {robot_id}'s objective "
+                                 f"({type(objective).__name__} has project): algorithm must be one of {honour}")
         agent = self.build(robot_id, problem, graph, params, record)
         agent.tuning_delay = graph.diameter() + 1
         return agent
@@ -100,24 +114,25 @@ ALGORITHM_SPECS: dict[str, AlgorithmSpec] = {
             lambda i, prob, g, p, rec: DGDAgent(i, prob.objectives[i], g.neighbors(i), metropolis_row(g, i),
                                                 p["step"], p["max_iterations"], step_decay=_decay(p), record=rec,
                                                 **_stop(g, p)),
-            doc_section="Distributed gradient descent (DGD)"),
+            doc_section="Distributed gradient descent (DGD)", constraints="project"),
         AlgorithmSpec(
             "diging", "DIGing gradient tracking", "broadcast",
             lambda i, prob, g, p, rec: DIGingAgent(i, prob.objectives[i], g.neighbors(i), metropolis_row(g, i),
                                                    p["step"], p["max_iterations"], record=rec, **_stop(g, p)),
-            doc_section="DIGing gradient tracking"),
+            doc_section="DIGing gradient tracking", constraints="none"),
         AlgorithmSpec(
             "atg", "ADMM-tracking gradient, robust to loss and asynchrony", "edge",
             lambda i, prob, g, p, rec: ATGAgent(i, prob.objectives[i], g.neighbors(i), p["rho"], p["alpha"],
                                                 p["gamma"], p["delta"], p["max_iterations"], record=rec,
                                                 **_stop(g, p)),
-            doc_section="ADMM-tracking gradient (ATG)"),
+            doc_section="ADMM-tracking gradient (ATG)", constraints="none"),
         AlgorithmSpec(
             "coupled", "constraint-coupled primal-dual with consensus-ADMM proxies", "edge",
             lambda i, prob, g, p, rec: CoupledADMMAgent(i, prob.objectives[i], prob.A[i], prob.b[i], g.neighbors(i),
                                                         p["rho"], p["alpha"], p["gamma"], p["kappa"],
                                                         p["max_iterations"], record=rec, **_stop(g, p)),
-            problem_kind="coupled", doc_section="Constraint-coupled primal-dual with consensus-ADMM proxies"),
+            problem_kind="coupled", doc_section="Constraint-coupled primal-dual with consensus-ADMM proxies",
+            constraints="none"),
         AlgorithmSpec(
             "rcaladin", "RC-ALADIN with an averaging coordinator", "star",
             lambda i, prob, g, p, rec: RCAladinAgent(i, prob.objectives[i], p["rho"], p["max_iterations"],
@@ -127,7 +142,7 @@ ALGORITHM_SPECS: dict[str, AlgorithmSpec] = {
             "qudrc", "quantized decentralized RC-ALADIN over a digraph, integer payloads",
             "digraph", _qudrc, cap_unit="outer", doc_section="Quantized decentralized RC-ALADIN (QuDRC-ALADIN)"),
         AlgorithmSpec("fedavg", "FedAvg / FedOpt on a star with client sampling", "star",
-                      _fed_client, doc_section="Federated averaging (FedAvg)"),
+                      _fed_client, doc_section="Federated averaging (FedAvg)", constraints="none"),
         AlgorithmSpec(
             "price", "dual decomposition with an auctioneer, or GDA / extragradient", "star",
             lambda i, prob, g, p, rec: BidderAgent(i, prob.costs[i], prob.matrices[i], p["price_mode"], p["step"],
@@ -137,12 +152,46 @@ ALGORITHM_SPECS: dict[str, AlgorithmSpec] = {
 }
 
 
+ENTRY_POINT_GROUP = "distopt_ros.algorithms"
+"""Entry-point group under which installed packages register algorithms (an ``AlgorithmSpec`` each)."""
+
+
+def register_algorithm(spec: AlgorithmSpec) -> None:
+    """Make ``spec`` available as ``algorithm: spec.name`` in every node, runner and the simulator."""
+    if not isinstance(spec, AlgorithmSpec):
+        raise ValueError(f"spec must be an AlgorithmSpec, got {type(spec).__name__}")
+    if spec.transport not in ("edge", "broadcast", "star", "digraph"):
+        raise ValueError(f"transport must be edge, broadcast, star or digraph, got {spec.transport!r}")
+    ALGORITHM_SPECS[spec.name] = spec
+
+
+_loaded_entry_points = False
+
+
+def load_entry_points() -> None:
+    """Register the algorithms installed packages declare (once; an entry point that fails is named)."""
+    global _loaded_entry_points
+    if _loaded_entry_points:
+        return
+    _loaded_entry_points = True
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name in ALGORITHM_SPECS:
+            continue
+        try:
+            spec = ep.load()
+        except Exception as exc:
+            raise ParameterError(f"algorithm {ep.name!r}: entry point {ep.value} cannot be loaded ({exc})") from None
+        register_algorithm(spec)
+
+
 def get_spec(name: str) -> AlgorithmSpec:
-    """The spec of algorithm ``name``; ValueError listing the known names otherwise."""
+    """The spec of algorithm ``name``; ParameterError listing the known names otherwise."""
+    if name not in ALGORITHM_SPECS:
+        load_entry_points()
     try:
         return ALGORITHM_SPECS[name]
     except KeyError:
-        raise ValueError(f"algorithm must be one of {', '.join(ALGORITHM_SPECS)}; got {name!r}") from None
+        raise ParameterError(f"algorithm must be one of {', '.join(ALGORITHM_SPECS)}, got {name!r}") from None
 
 
 def build_coordinator(name: str, problem: Any, p: Mapping[str, Any], record: bool = False) -> Agent | None:

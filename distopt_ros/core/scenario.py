@@ -8,15 +8,26 @@ monitor and the tests rebuild the whole problem to know the centralized answer.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import field, fields, make_dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from distopt_ros.core.agent import Agent
+from distopt_ros.core.algorithms.base import check_weight_row
 from distopt_ros.core.algorithms.coupled import CoupledProblem, microgrid_problem
-from distopt_ros.core.graphs import DIRECTED_TOPOLOGIES, TOPOLOGIES, Digraph, Graph, make_digraph, make_graph
+from distopt_ros.core.graphs import (
+    DIRECTED_TOPOLOGIES,
+    TOPOLOGIES,
+    Digraph,
+    Graph,
+    LocalGraph,
+    make_digraph,
+    make_graph,
+    metropolis_row,
+)
+from distopt_ros.core.objectives import LocalProblem
 from distopt_ros.core.problems import (
     Problem,
     QuadraticObjective,
@@ -190,6 +201,63 @@ def make_agent(cfg: SwarmConfig, robot_id: int, problem: Any | None = None,
         raise ParameterError(f"robot_id must be an integer in [0, {cfg.num_robots - 1}], got {robot_id}")
     prob = problem if problem is not None else make_problem(cfg)
     return get_spec(cfg.algorithm).make(robot_id, prob, graph or scenario_graph(cfg), cfg.as_params(), record)
+
+
+def make_robot_agent(cfg: SwarmConfig, robot_id: int, objective: Any | None = None,
+                     neighbors: Sequence[int] = (), diameter_bound: int = 0, record: bool = False) -> Agent:
+    """Robot ``robot_id``'s agent from what this robot alone knows (a deployed robot).
+
+    ``objective``: the robot's private objective (see :mod:`distopt_ros.core.objectives`);
+    None = the simulated one of ``cfg.problem`` and ``cfg.seed``. ``neighbors``: its
+    neighbours' ids; empty = from ``cfg.topology``. ``diameter_bound`` bounds the graph's
+    diameter (0 = ``num_robots - 1``, always a bound for a connected graph). No other robot's
+    data is read: Metropolis weights start from this robot's degree and are set from the
+    neighbours' degrees in the start-up handshake.
+    """
+    spec = get_spec(cfg.algorithm)
+    if objective is not None and spec.problem_kind != "consensus":
+        raise ParameterError(f"objective must be empty for {cfg.algorithm}, which solves {spec.problem_kind} "
+                             "problems (a private objective fits the consensus algorithms: "
+                             f"{', '.join(n for n, s in ALGORITHM_SPECS.items() if s.problem_kind == 'consensus')})")
+    problem = LocalProblem(robot_id, objective, cfg.num_robots) if objective is not None else None
+    if problem is not None and objective.dim != cfg.dim:
+        raise ParameterError(f"objective has dim {objective.dim}, but the swarm's dim is {cfg.dim}")
+    if not neighbors:
+        return make_agent(cfg, robot_id, problem=problem, record=record)
+    if spec.transport in ("star", "digraph"):
+        raise ParameterError(f"neighbors must be empty for {cfg.algorithm} ("
+                             + ("its robots talk to the coordinator)" if spec.transport == "star"
+                                else "its directed graph comes from topology)"))
+    if not 0 <= robot_id < cfg.num_robots:
+        raise ParameterError(f"robot_id must be an integer in [0, {cfg.num_robots - 1}], got {robot_id}")
+    try:
+        graph = LocalGraph(robot_id, neighbors, cfg.num_robots, diameter_bound or cfg.num_robots - 1)
+    except ValueError as exc:
+        raise ParameterError(str(exc)) from None
+    return spec.make(robot_id, problem if problem is not None else make_problem(cfg), graph, cfg.as_params(),
+                     record)
+
+
+def complete_handshake(agent: Agent, neighbor_degrees: Mapping[int, int]) -> None:
+    """What a robot learns at start-up from its neighbours, put into its agent (before the first step).
+
+    Mixing agents (DGD, DIGing) need Metropolis weights ``1 / (1 + max(d_i, d_j))``, hence their
+    neighbours' degrees; edge and star agents need nothing. The ROS node calls this with the
+    degrees from its neighbours' handshake; a simulation of deployed robots with theirs.
+    """
+    if not hasattr(agent, "weights"):
+        return
+    nbrs = tuple(sorted(int(j) for j in neighbor_degrees))
+    graph = LocalGraph(agent.agent_id, nbrs, max((*nbrs, agent.agent_id)) + 1, 1, neighbor_degrees)
+    agent.weights = check_weight_row(agent.agent_id, nbrs, metropolis_row(graph, agent.agent_id))
+
+
+def simulate_handshake(agents: Mapping[int, Agent]) -> None:
+    """:func:`complete_handshake` for every robot of a simulated deployment (degrees = neighbour counts)."""
+    degree = {i: len([s for s in a.expected if s >= 0]) for i, a in agents.items() if i >= 0}
+    for i, agent in agents.items():
+        if i >= 0:
+            complete_handshake(agent, {j: degree[j] for j in agent.expected if j >= 0})
 
 
 def validate_parameters(params: Mapping[str, Any], where: str = "") -> tuple[SwarmConfig, dict[str, Any]]:

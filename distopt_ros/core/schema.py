@@ -68,6 +68,8 @@ class Param:
     algorithms: tuple[str, ...] = ALL_ALGORITHMS
     nodes: tuple[str, ...] = ("robot_node", "coordinator_node")
     group: str = "scenario"
+    item: type = float
+    """Element type of a ``list`` parameter (``int`` for robot ids)."""
 
     # ------------------------------------------------------------------ derived facts
     def allowed_choices(self) -> tuple[str, ...]:
@@ -83,7 +85,11 @@ class Param:
             return "true or false"
         if self.type is str:
             return "a string"
+        if self.type is dict:
+            return "a mapping of names to values"
         kind = {int: "an integer", float: "a finite number", list: "a list of finite numbers"}[self.type]
+        if self.type is list and self.item is int:
+            kind = "a list of integers"
         lo, hi = self.low, self.high
         if lo is not None and hi is not None:
             text = f"{kind} in {'(' if self.low_open else '['}{_num(lo)}, {_num(hi)}{')' if self.high_open else ']'}"
@@ -94,7 +100,8 @@ class Param:
         else:
             text = kind
         if self.type is list and (lo is not None or hi is not None):
-            text = text.replace("a list of finite numbers", "a list of finite numbers, each")
+            text = text.replace("a list of finite numbers", "a list of finite numbers, each").replace(
+                "a list of integers", "a list of integers, each")
         return f"0 or {text}" if self.zero_allowed else text
 
     def is_live(self, algorithm: str) -> bool:
@@ -152,10 +159,18 @@ class Param:
         elif t is str:
             if isinstance(value, str):
                 return value
+        elif t is list and self.item is int:
+            if isinstance(value, list | tuple) and all(
+                    (isinstance(x, int) and not isinstance(x, bool)) or (isinstance(x, float) and x.is_integer())
+                    for x in value):
+                return [int(x) for x in value]
         elif t is list:
             if isinstance(value, list | tuple) and all(
                     isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in value):
                 return [float(x) for x in value]
+        elif t is dict:
+            if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+                return dict(value)
         raise self.refuse(value)
 
     def _in_range(self, v: float, original: Any) -> None:
@@ -267,6 +282,18 @@ PARAMETERS: tuple[Param, ...] = (
        low=0.0, high=1.0, low_open=True, scope=ROBOT, live=("*",), group="transport"),
     _P("latency_ms", float, 0.0, "Modelled extra latency, uniform in [0, latency_ms]", low=0.0, high=60_000.0,
        scope=ROBOT, group="transport"),
+    # ---------------------------------------------------------------- one robot's own problem and neighbours
+    _P("objective", str, "", "This robot's private objective: a registered name (quadratic, box, least_squares, "
+       "logistic, or one from an installed package's distopt_ros.objectives entry points) or module:Class; "
+       "empty = the simulated problem built from problem and seed", scope=ROBOT, nodes=("robot_node",),
+       group="robot"),
+    _P("objective_params", dict, {}, "Keyword arguments of the objective's constructor (a mapping in the YAML; "
+       "objective_params.<name> on the command line)", scope=ROBOT, nodes=("robot_node",), group="robot"),
+    _P("neighbors", list, [], "This robot's neighbours by robot id (empty = from topology); every neighbour "
+       "must list this robot too", low=0, item=int, scope=ROBOT, nodes=("robot_node",), group="robot"),
+    _P("diameter_bound", int, 0, "An upper bound on the communication graph's diameter, for the stop rule and "
+       "swarm-wide tuning (0 = from topology, or num_robots - 1 with explicit neighbors)", low=0, high=100_000,
+       nodes=("robot_node",), group="robot"),
     # ---------------------------------------------------------------- one node
     _P("robot_id", int, 0, "This robot's id in [0, num_robots)", low=0, high=100_000, scope=NODE,
        nodes=("robot_node",), group="node"),
@@ -277,6 +304,9 @@ PARAMETERS: tuple[Param, ...] = (
        scope=NODE, nodes=("swarm_monitor",), group="monitor"),
     _P("monitor_timeout", float, 0.0, "Seconds after which the monitor reports the swarm as timed out (0 = wait)",
        low=0.0, scope=NODE, nodes=("swarm_monitor",), group="monitor"),
+    _P("optimum", list, [], "The centralized optimum to report the error against (empty = the simulated "
+       "problem's; robots with private objectives report none)", scope=NODE, nodes=("swarm_monitor",),
+       group="monitor"),
     # ---------------------------------------------------------------- simulator only
     _P("max_rounds", int, 1_000_000, "Simulator: rounds before it gives up", low=1, scope=NODE, nodes=(),
        group="sim"),
@@ -377,6 +407,9 @@ def suggest(name: str, known: Iterable[str] | None = None) -> str:
 def check_known(params: Mapping[str, Any], where: str = "") -> None:
     """Refuse any key that no distopt_ros node, runner or simulator reads, with a "did you mean"."""
     for key in params:
+        head = key.split(".", 1)[0]
+        if "." in key and head in SCHEMA and SCHEMA[head].type is dict:
+            continue  # objective_params.weight: one entry of a mapping parameter, as ROS 2 flattens it
         if key not in SCHEMA and key not in ROS_BUILTIN:
             prefix = f"{where}: " if where else ""
             raise ParameterError(f"{prefix}unknown parameter {key!r}{suggest(key)}")
@@ -411,7 +444,7 @@ def check_transport(params: Mapping[str, Any], supports_async: bool, directed: b
                              "for a lost payload)")
 
 
-def markdown_table(groups: Iterable[str] = ("scenario", "transport", "node")) -> str:
+def markdown_table(groups: Iterable[str] = ("scenario", "robot", "transport", "node")) -> str:
     """The README's parameter table, generated from :data:`PARAMETERS`."""
     rows = ["| parameter | type | default | allowed | scope | live | algorithms | what |",
             "|---|---|---|---|---|---|---|---|"]

@@ -244,8 +244,13 @@ class AgentNode(Node):
                     # Destroyed, not cancelled: a cancelled timer still costs every executor wait.
                     self.destroy_timer(self._poll)
             elif (self.get_clock().now() - self._start_time).nanoseconds > self.startup_timeout * 1e9:
-                self.get_logger().error(
-                    f"peers not discovered within startup_timeout={self.startup_timeout}s", once=True)
+                self.get_logger().warning(
+                    f"still waiting after startup_timeout={self.startup_timeout}s for: "
+                    + "; ".join(self.waiting_for_peers())
+                    + ". Check that every peer runs with the same ROS_DOMAIN_ID and RMW, that "
+                      "ROS_AUTOMATIC_DISCOVERY_RANGE lets them meet (LOCALHOST keeps DDS on one host; SUBNET "
+                      "or SYSTEM_DEFAULT across hosts), and that namespaces match (robot_<i> under one parent)",
+                    throttle_duration_sec=self.startup_timeout)
             return
         if self.asynchronous:
             return
@@ -302,6 +307,23 @@ class AgentNode(Node):
             return False
         present = {info.node_namespace for info in self.get_subscriptions_info_by_topic(pub.topic_name)}
         return all(ns in present for ns in namespaces)
+
+    def waiting_for_peers(self) -> list[str]:
+        """What the start barrier still waits for, by peer and topic (logged when start-up takes too long)."""
+        out = []
+        for pub, namespaces in self._barrier:
+            present = {info.node_namespace for info in self.get_subscriptions_info_by_topic(pub.topic_name)}
+            absent = [ns for ns in namespaces if ns not in present]
+            if absent:
+                out.append(f"{', '.join(absent)} to subscribe to {pub.topic_name}")
+        for sub in self._subs:
+            if sub.get_publisher_count() < 1:
+                out.append(f"a publisher on {sub.topic_name}")
+        return out + self.waiting_for()
+
+    def waiting_for(self) -> list[str]:
+        """A subclass's own start conditions not yet met, in words (see :meth:`can_start`)."""
+        return []
 
     def can_start(self) -> bool:
         """Extra start condition of a subclass (e.g. a first observation); peers are checked separately."""
@@ -482,6 +504,8 @@ class AgentNode(Node):
         msg.messages_redundant = agent.stats.redundant
         msg.rejection_reasons = list(rej)
         msg.rejection_counts = [int(v) for v in rej.values()]
+        msg.neighbors = [int(j) for j in getattr(self, "neighbor_list", ())]
+        msg.objective = getattr(self, "objective_name", "")
         self._status_pub.publish(msg)
 
 

@@ -168,4 +168,6 @@ def status_to_dict(msg: RobotStatus) -> dict[str, object]:
         "rounds_stalled": int(msg.rounds_stalled),
         "messages_redundant": int(msg.messages_redundant),
         "rejections": dict(zip(msg.rejection_reasons, (int(c) for c in msg.rejection_counts), strict=True)),
+        "objective": str(msg.objective),
+        "neighbors": [int(j) for j in msg.neighbors],
     }

@@ -35,7 +35,7 @@ class SwarmReport:
 
     config: SwarmConfig
     statuses: dict[int, dict[str, Any]]
-    reference: dict[int, np.ndarray]
+    reference: dict[int, np.ndarray] | None
     """What each robot must converge to (the common optimum, or its own share for coupled problems)."""
     wall_time: float
     finished: bool
@@ -49,6 +49,8 @@ class SwarmReport:
 
     @property
     def max_error(self) -> float:
+        if self.reference is None:
+            return float("nan")
         return max((float(np.linalg.norm(s["estimate"] - self.reference[rid])) for rid, s in self.statuses.items()),
                    default=float("inf"))
 
@@ -80,9 +82,12 @@ class SwarmReport:
         cfg = self.config
         state = "CONVERGED" if self.converged else ("STOPPED WITHOUT CONVERGING" if self.finished else (
             f"INTERRUPTED by {self.interrupted} (what was done so far)" if self.interrupted else "TIMED OUT"))
-        common = all(np.array_equal(v, self.reference[0]) for v in self.reference.values())
-        optimum = f"centralized optimum {np.array2string(self.optimum, precision=6)}" if common else \
-            "each robot against its share of the centralized solution"
+        if self.reference is None:
+            common, optimum = False, "unknown: the robots hold private objectives; give the monitor optimum"
+        else:
+            common = all(np.array_equal(v, self.reference[0]) for v in self.reference.values())
+            optimum = f"centralized optimum {np.array2string(self.optimum, precision=6)}" if common else \
+                "each robot against its share of the centralized solution"
         lines = [
             f"distopt_ros swarm summary: {cfg.algorithm} on {cfg.num_robots} robots "
             f"({'star + coordinator' if cfg.has_coordinator else cfg.topology}), problem {cfg.problem}, "
@@ -127,6 +132,7 @@ class MonitorNode(Node):
         self.config = SwarmConfig.from_mapping(declare(self, schema_group("scenario")))
         self.progress_period = float(values["progress_period"])
         self.monitor_timeout = float(values["monitor_timeout"])
+        self.optimum_given = list(values["optimum"])
         self.out = out
         self.statuses: dict[int, dict[str, Any]] = {}
         self.reference = reference_solution(self.config)
@@ -152,7 +158,11 @@ class MonitorNode(Node):
 
     def make_report(self, finished: bool | None = None, interrupted: str = "", nodes: list[Any] | None = None) \
             -> SwarmReport:
-        return SwarmReport(self.config, dict(self.statuses), self.reference, time.perf_counter() - self.started,
+        reference = self.reference
+        if any(s.get("objective") for s in self.statuses.values()):  # private data: the scenario's answer is not theirs
+            reference = ({i: np.asarray(self.optimum_given) for i in range(self.config.num_robots)}
+                         if self.optimum_given else None)
+        return SwarmReport(self.config, dict(self.statuses), reference, time.perf_counter() - self.started,
                            self.finished if finished is None else finished, list(nodes or []), interrupted)
 
     def on_signal(self, name: str) -> None:

@@ -47,15 +47,39 @@ def descriptor(spec: Param) -> ParameterDescriptor:
     )
 
 
+def flatten(values: dict[str, Any]) -> dict[str, Any]:
+    """Mapping parameters as ROS 2 flattens them (``objective_params.weight``), everything else as is."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            out.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            out[key] = value
+    return out
+
+
 def to_ros(spec: Param, value: Any) -> Parameter:
     """``value`` (already checked) as a ROS parameter of the schema's type."""
-    return Parameter(spec.name, _TYPES[spec.type], value)
+    kind = Parameter.Type.INTEGER_ARRAY if spec.type is list and spec.item is int else _TYPES[spec.type]
+    return Parameter(spec.name, kind, value)
 
 
 def declare(node: Node, specs: Iterable[Param]) -> dict[str, Any]:
-    """Declare ``specs`` on ``node`` and return their checked values (ParameterError naming a bad one)."""
+    """Declare ``specs`` on ``node`` and return their checked values (ParameterError naming a bad one).
+
+    A mapping parameter (``objective_params``) is what ROS 2 makes of a YAML mapping: one
+    parameter per entry, ``objective_params.<key>``, each declared as given.
+    """
     values: dict[str, Any] = {}
     for spec in specs:
+        if spec.type is dict:
+            prefix = f"{spec.name}."
+            entries = {k[len(prefix):]: v for k, v in node_overrides(node).items() if k.startswith(prefix)}
+            for key, value in entries.items():
+                node.declare_parameter(prefix + key, value, ParameterDescriptor(
+                    description=f"{spec.name}: {key}", dynamic_typing=True))
+            values[spec.name] = spec.check(entries)
+            continue
         param = node.declare_parameter(spec.name, to_ros(spec, spec.default).value, descriptor(spec))
         raw = param.value
         value = spec.check(list(raw) if spec.type is list and raw is not None else raw)
@@ -78,6 +102,6 @@ def declare_node(node: Node, kind: str, groups: Iterable[str] | None = None) -> 
 
 def declare_swarm(node: Node, kind: str = "robot_node") -> tuple[SwarmConfig, dict[str, Any]]:
     """Declare the scenario, transport and node parameters; the validated config and the other values."""
-    values = declare_node(node, kind, ("scenario", "transport", "node"))
+    values = declare_node(node, kind, ("scenario", "robot", "transport", "node"))
     return SwarmConfig.from_mapping(values), values
 

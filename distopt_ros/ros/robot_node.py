@@ -20,12 +20,15 @@ import sys
 from typing import Any
 
 from distopt_ros.core.messages import COORDINATOR, Message
-from distopt_ros.core.scenario import make_agent
-from distopt_ros.msg import AgentState, CoordinatorBroadcast, QuantizedPayload
+from distopt_ros.core.objectives import make_objective
+from distopt_ros.core.scenario import complete_handshake, make_robot_agent
+from distopt_ros.msg import AgentState, CoordinatorBroadcast, QuantizedPayload, RobotStatus
 from distopt_ros.ros import conversions
 from distopt_ros.ros.agent_node import AgentNode
 from distopt_ros.ros.entry import run_node
+from distopt_ros.ros.exit_codes import EXIT_BAD_PARAMETER
 from distopt_ros.ros.params import declare_swarm
+from distopt_ros.ros.qos import status_qos
 
 
 def parent_namespace(namespace: str) -> str:
@@ -40,10 +43,21 @@ class RobotNode(AgentNode):
         super().__init__(node_name, **kwargs)
         self.config, transport = declare_swarm(self, "robot_node")
         rid = transport["robot_id"]
-        self.agent = make_agent(self.config, int(rid), record=record)
+        self.objective_name = transport["objective"]
+        objective = make_objective(self.objective_name, transport["objective_params"], self.config.dim) \
+            if self.objective_name else None
+        self.neighbor_list = tuple(sorted(transport["neighbors"]))
+        self.agent = make_robot_agent(self.config, int(rid), objective, self.neighbor_list,
+                                      transport["diameter_bound"], record=record)
         self.robot_id = int(rid)
         self._configure_transport(transport, self.config.seed)
         parent = parent_namespace(self.get_namespace())
+        self._hello: dict[int, tuple[int, ...]] = {}
+        if self.neighbor_list:  # deployed from its own parameters: learn the neighbours' lists first
+            for j in self.neighbor_list:
+                self.create_subscription(RobotStatus, f"{parent}/robot_{j}/status",
+                                         lambda m, j=j: self._on_hello(j, m), status_qos())
+            self.publish_status()  # transient local: our list reaches neighbours that start later
         self._edge_pubs = {}
         self._wire = AgentState()  # reused for every send: publish serializes it on the spot
         self._state_pub = None
@@ -72,8 +86,40 @@ class RobotNode(AgentNode):
             if transport == "edge":
                 self._edge_pubs[sender] = self._publisher(AgentState, f"edge_to_{sender}", [f"{parent}/robot_{sender}"])
         peers_text = "coordinator" if transport == "star" else f"peers {sorted(self.agent.expected)}"
-        layout = "star" if transport == "star" else self.config.topology
+        layout = "star" if transport == "star" else (
+            f"neighbors {list(self.neighbor_list)}" if self.neighbor_list else self.config.topology)
         self.get_logger().info(f"robot {self.robot_id}: {self.config.algorithm}, {layout} ({peers_text})")
+
+    # ------------------------------------------------------------------ start-up handshake
+    def _on_hello(self, sender: int, status: RobotStatus) -> None:
+        """A neighbour's status: its neighbour list (symmetric with ours?) and so its degree."""
+        if sender in self._hello or self.exit_code is not None:
+            return
+        theirs = tuple(sorted(int(j) for j in status.neighbors))
+        if not theirs:
+            return  # a robot started from topology: it has no list to compare (nor needs ours)
+        if self.robot_id not in theirs:
+            self.get_logger().error(
+                f"neighbor lists disagree: robot {self.robot_id} lists robot {sender} as a neighbour, but robot "
+                f"{sender} lists {list(theirs)}; fix neighbors on one of them. Stopping.")
+            self.exit_code = EXIT_BAD_PARAMETER
+            return
+        self._hello[sender] = theirs
+
+    def can_start(self) -> bool:
+        """Explicit neighbours: start once every neighbour has said who its neighbours are."""
+        if not self.neighbor_list:
+            return True
+        if len(self._hello) < len(self.neighbor_list):
+            return False
+        if not getattr(self, "_handshake_done", False):
+            complete_handshake(self.agent, {j: len(v) for j, v in self._hello.items()})
+            self._handshake_done = True
+        return True
+
+    def waiting_for(self) -> list[str]:
+        missing = [j for j in self.neighbor_list if j not in self._hello]
+        return [f"the start-up handshake of robot(s) {missing} (their status topics)"] if missing else []
 
     def _publish(self, messages: list[Message]) -> None:
         stamp = self._stamp(self._wire)

@@ -64,7 +64,7 @@ def run_swarm(params: dict[str, Any], mode: str = "single", timeout: float = 120
     from distopt_ros.ros.coordinator_node import CoordinatorNode
     from distopt_ros.ros.entry import StopSignals, check_executor, make_executor
     from distopt_ros.ros.monitor import MonitorNode, progress_line
-    from distopt_ros.ros.params import to_ros
+    from distopt_ros.ros.params import flatten, to_ros
     from distopt_ros.ros.robot_node import RobotNode
 
     check_executor(executor)  # before any DDS participant exists
@@ -73,7 +73,7 @@ def run_swarm(params: dict[str, Any], mode: str = "single", timeout: float = 120
     per_node = per_node or {}
 
     def ros_params(fqn: str, extra: dict[str, Any] | None = None) -> list[Parameter]:
-        values = {**per_node.get(fqn, params), **(extra or {})}
+        values = flatten({**per_node.get(fqn, params), **(extra or {})})
         return [to_ros(SCHEMA[k], SCHEMA[k].check(v)) if k in SCHEMA else Parameter(k, value=v)
                 for k, v in values.items()]
 

@@ -40,7 +40,12 @@ class DGDAgent(MixingAgent):
         if variant not in ("cta", "atc"):
             raise ValueError(f"variant must be 'cta' or 'atc', got {variant!r}")
         self.variant = variant
+        # Projected DGD (Nedic, Ozdaglar and Parrilo, "Constrained consensus and optimization in
+        # multi-agent networks", 2010): an objective with a constraint set X_i projects every iterate.
+        self._project = getattr(objective, "project", None)
         self.x = np.zeros(self.dim) if x0 is None else as_finite_array(x0, "x0", size=self.dim).reshape(-1)
+        if self._project is not None:
+            self.x = np.asarray(self._project(self.x), dtype=float)
 
     def current_step(self) -> float:
         if self.step_decay is None:
@@ -60,6 +65,8 @@ class DGDAgent(MixingAgent):
             x_new = self.mix(self._payload(), inbox, "primal")
         else:
             x_new = self.mix(self.x, inbox, "primal") - self.current_step() * self.objective.gradient(self.x)
+        if self._project is not None:
+            x_new = np.asarray(self._project(x_new), dtype=float)
         self.primal_residual = float(np.linalg.norm(x_new - self.x))
         self.x = x_new
         self.check_stop(self.primal_residual, float(np.linalg.norm(x_new)), inbox)
