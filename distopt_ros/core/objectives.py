@@ -137,6 +137,51 @@ class LocalProblem:
         self.dim = int(objective.dim)
 
 
+class MeasuredPosition:
+    """A position known only through the robot's own measurements: the fusion of its latest ``window``.
+
+    Each measurement is a Gaussian ``(estimate, covariance)`` (covariance ``None``: identity);
+    the objective is their information-weighted fusion ``1/2 sum_k |x - m_k|^2_{P_k^-1}``. Its
+    :meth:`observe` takes a new measurement: the data of a robot deployed with
+    ``objective: measured_position`` and ``measurement_topic`` come from its own sensor topic,
+    never from a shared seed. Until the first measurement it is flat (the node waits for one).
+    """
+
+    def __init__(self, dim: int = 2, window: int = 1) -> None:
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+            raise ValueError(f"dim must be an integer >= 1, got {dim!r}")
+        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+            raise ValueError(f"window must be an integer >= 1, got {window!r}")
+        from distopt_ros.core.problems import QuadraticObjective
+
+        self.dim, self.window = dim, window
+        self.measurements: list[tuple[np.ndarray, np.ndarray]] = []
+        self._fused = QuadraticObjective(np.zeros((dim, dim)), np.zeros(dim))
+
+    def observe(self, estimate: Any, covariance: Any | None = None) -> MeasuredPosition:
+        """Fuse a new measurement (ValueError, naming the field, for a malformed one); returns self."""
+        from distopt_ros.core.problems import QuadraticObjective
+        from distopt_ros.core.validation import as_finite_array, require_positive_definite
+
+        mean = as_finite_array(estimate, "estimate", ndim=1, size=self.dim)
+        cov = np.eye(self.dim) if covariance is None or np.size(covariance) == 0 else \
+            as_finite_array(covariance, "covariance", size=self.dim * self.dim).reshape(self.dim, self.dim)
+        require_positive_definite(cov, "covariance")
+        self.measurements = [*self.measurements, (mean, np.linalg.inv(cov))][-self.window:]
+        info = sum(p for _, p in self.measurements)
+        self._fused = QuadraticObjective(info, np.linalg.solve(info, sum(p @ m for m, p in self.measurements)))
+        return self
+
+    def value(self, x: np.ndarray) -> float:
+        return self._fused.value(x)
+
+    def gradient(self, x: np.ndarray) -> np.ndarray:
+        return self._fused.gradient(x)
+
+    def prox(self, v: np.ndarray, t: float) -> np.ndarray:
+        return self._fused.prox(v, t)
+
+
 def _shipped(kind: str) -> Callable[..., Any]:
     def factory(**params: Any) -> Any:
         from distopt_ros.core.problems import objective_from_dict
@@ -153,3 +198,4 @@ def _shipped(kind: str) -> Callable[..., Any]:
 
 for _kind in ("quadratic", "box", "least_squares", "logistic"):
     register_objective(_kind, _shipped(_kind))
+register_objective("measured_position", MeasuredPosition)

@@ -289,6 +289,9 @@ PARAMETERS: tuple[Param, ...] = (
        group="robot"),
     _P("objective_params", dict, {}, "Keyword arguments of the objective's constructor (a mapping in the YAML; "
        "objective_params.<name> on the command line)", scope=ROBOT, nodes=("robot_node",), group="robot"),
+    _P("measurement_topic", str, "", "A distopt_ros/msg/TargetEstimate topic of this robot's own sensor whose "
+       "messages update its objective while running (objective.observe); the robot starts after the first. "
+       "Empty = none", scope=ROBOT, nodes=("robot_node",), group="robot"),
     _P("neighbors", list, [], "This robot's neighbours by robot id (empty = from topology); every neighbour "
        "must list this robot too", low=0, item=int, scope=ROBOT, nodes=("robot_node",), group="robot"),
     _P("diameter_bound", int, 0, "An upper bound on the communication graph's diameter, for the stop rule and "

@@ -19,10 +19,13 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+import numpy as np
+
 from distopt_ros.core.messages import COORDINATOR, Message
 from distopt_ros.core.objectives import make_objective
 from distopt_ros.core.scenario import complete_handshake, make_robot_agent
-from distopt_ros.msg import AgentState, CoordinatorBroadcast, QuantizedPayload, RobotStatus
+from distopt_ros.core.schema import ParameterError
+from distopt_ros.msg import AgentState, CoordinatorBroadcast, QuantizedPayload, RobotStatus, TargetEstimate
 from distopt_ros.ros import conversions
 from distopt_ros.ros.agent_node import AgentNode
 from distopt_ros.ros.entry import run_node
@@ -47,6 +50,10 @@ class RobotNode(AgentNode):
         objective = make_objective(self.objective_name, transport["objective_params"], self.config.dim) \
             if self.objective_name else None
         self.neighbor_list = tuple(sorted(transport["neighbors"]))
+        self.measurement_topic = transport["measurement_topic"]
+        if self.measurement_topic and not callable(getattr(objective, "observe", None)):
+            raise ParameterError(f"measurement_topic {self.measurement_topic!r} needs an objective with an observe "
+                                 f"method (e.g. objective: measured_position), got objective {self.objective_name!r}")
         self.agent = make_robot_agent(self.config, int(rid), objective, self.neighbor_list,
                                       transport["diameter_bound"], record=record)
         self.robot_id = int(rid)
@@ -58,6 +65,9 @@ class RobotNode(AgentNode):
                 self.create_subscription(RobotStatus, f"{parent}/robot_{j}/status",
                                          lambda m, j=j: self._on_hello(j, m), status_qos())
             self.publish_status()  # transient local: our list reaches neighbours that start later
+        self.measurements = self.rejected_measurements = 0
+        if self.measurement_topic:
+            self.create_subscription(TargetEstimate, self.measurement_topic, self._on_measurement, 10)
         self._edge_pubs = {}
         self._wire = AgentState()  # reused for every send: publish serializes it on the spot
         self._state_pub = None
@@ -106,8 +116,24 @@ class RobotNode(AgentNode):
             return
         self._hello[sender] = theirs
 
+    def _on_measurement(self, msg: TargetEstimate) -> None:
+        """Data from the robot's own sensor: the objective takes it (observe); a malformed one is refused."""
+        try:
+            updated = self.agent.objective.observe(np.asarray(msg.estimate, dtype=float),
+                                                   np.asarray(msg.covariance, dtype=float))
+            self.agent.set_objective(updated)
+        except ValueError as exc:
+            self.rejected_measurements += 1
+            self.transport_rejections["bad_measurement"] += 1
+            self.get_logger().warning(f"rejected measurement on {self.measurement_topic}: {exc}",
+                                      throttle_duration_sec=5.0)
+            return
+        self.measurements += 1
+
     def can_start(self) -> bool:
-        """Explicit neighbours: start once every neighbour has said who its neighbours are."""
+        """Start once the first measurement is in (if any) and, with explicit neighbours, the handshake is done."""
+        if self.measurement_topic and self.measurements == 0:
+            return False
         if not self.neighbor_list:
             return True
         if len(self._hello) < len(self.neighbor_list):
@@ -119,7 +145,10 @@ class RobotNode(AgentNode):
 
     def waiting_for(self) -> list[str]:
         missing = [j for j in self.neighbor_list if j not in self._hello]
-        return [f"the start-up handshake of robot(s) {missing} (their status topics)"] if missing else []
+        out = [f"the start-up handshake of robot(s) {missing} (their status topics)"] if missing else []
+        if self.measurement_topic and self.measurements == 0:
+            out.append(f"a first measurement on {self.measurement_topic}")
+        return out
 
     def _publish(self, messages: list[Message]) -> None:
         stamp = self._stamp(self._wire)
