@@ -148,3 +148,20 @@ def test_a_robot_whose_objective_cannot_be_imported_says_so_in_one_line(domain_i
     assert proc.returncode == 2
     assert "objective 'my_pkg.costs:Rendezvous': cannot import my_pkg.costs" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.ros
+def test_a_robot_waiting_for_its_peers_names_them_and_their_topics(domain_id):
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "distopt_ros.ros.robot_node", "--ros-args", "-r", "__ns:=/robot_2",
+                             "--params-file", FILES[2], "-p", "startup_timeout:=0.5"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(domain_id))
+    time.sleep(4.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert "still waiting after startup_timeout=0.5s for: /robot_1 to subscribe to /robot_2/edge_to_1" in err
+    assert "a publisher on /robot_3/edge_to_2" in err
+    assert "the start-up handshake of robot(s) [1, 3, 4]" in err and "ROS_DOMAIN_ID" in err
