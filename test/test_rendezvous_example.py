@@ -165,3 +165,34 @@ def test_a_robot_waiting_for_its_peers_names_them_and_their_topics(domain_id):
     assert "still waiting after startup_timeout=0.5s for: /robot_1 to subscribe to /robot_2/edge_to_1" in err
     assert "a publisher on /robot_3/edge_to_2" in err
     assert "the start-up handshake of robot(s) [1, 3, 4]" in err and "ROS_DOMAIN_ID" in err
+
+
+def test_installed_packages_register_objectives_and_algorithms_by_entry_point(tmp_path, monkeypatch):
+    """What `pip install my_pkg` with entry points in its metadata gives: names the registry finds."""
+    import importlib
+
+    from distopt_ros.core import registry
+
+    pkg = tmp_path / "my_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "costs.py").write_text(open(os.path.join(EXAMPLE, "rendezvous_costs.py")).read())
+    (pkg / "algos.py").write_text(
+        "from dataclasses import replace\n"
+        "from distopt_ros.core.registry import ALGORITHM_SPECS\n"
+        "SPEC = replace(ALGORITHM_SPECS['radmm'], name='my_radmm', description='edge ADMM, registered by my_pkg')\n")
+    info = tmp_path / "my_pkg-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: my_pkg\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[distopt_ros.objectives]\nrendezvous = my_pkg.costs:Rendezvous\n\n"
+                                           "[distopt_ros.algorithms]\nmy_radmm = my_pkg.algos:SPEC\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    monkeypatch.setattr(registry, "_loaded_entry_points", False)
+    monkeypatch.delitem(registry.ALGORITHM_SPECS, "my_radmm", raising=False)
+    try:
+        objective = make_objective("rendezvous", {"position": [1.0, 2.0]}, 2)
+        assert type(objective).__module__ == "my_pkg.costs"
+        assert registry.get_spec("my_radmm").description == "edge ADMM, registered by my_pkg"
+    finally:
+        registry.ALGORITHM_SPECS.pop("my_radmm", None)

@@ -98,7 +98,10 @@ class RobotNode(AgentNode):
         peers_text = "coordinator" if transport == "star" else f"peers {sorted(self.agent.expected)}"
         layout = "star" if transport == "star" else (
             f"neighbors {list(self.neighbor_list)}" if self.neighbor_list else self.config.topology)
-        self.get_logger().info(f"robot {self.robot_id}: {self.config.algorithm}, {layout} ({peers_text})")
+        data = (f"objective {self.objective_name}" if self.objective_name else
+                f"simulated data: problem {self.config.problem} from seed {self.config.seed}, which every robot can "
+                "rebuild (set objective for a robot's private data)")
+        self.get_logger().info(f"robot {self.robot_id}: {self.config.algorithm}, {layout} ({peers_text}); {data}")
 
     # ------------------------------------------------------------------ start-up handshake
     def _on_hello(self, sender: int, status: RobotStatus) -> None:
