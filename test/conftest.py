@@ -37,3 +37,25 @@ def pytest_collection_modifyitems(config, items):
             "distopt_ros.msg is not importable: run the tests through `make test` (it builds the "
             "package with colcon and sources scripts/env.sh), or set DISTOPT_ALLOW_NO_ROS=1 to skip "
             f"the ROS tests ({exc})") from None
+
+
+@pytest.fixture
+def lone_robot(domain_id):
+    """Robot 0 of a 3-robot ring, built in a context of its own on the test's domain (no peers: it never starts)."""
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.parameter import Parameter
+
+    from distopt_ros.ros.robot_node import RobotNode
+
+    context = Context()
+    rclpy.init(context=context, domain_id=domain_id)
+    robot = None
+    try:
+        robot = RobotNode(namespace="robot_0", context=context,
+                          parameter_overrides=[Parameter("num_robots", value=3), Parameter("robot_id", value=0)])
+        yield robot
+    finally:
+        if robot is not None:
+            robot.destroy_node()
+        rclpy.try_shutdown(context=context)

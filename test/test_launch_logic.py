@@ -94,11 +94,8 @@ def test_launch_parameters_leave_out_what_is_set_per_robot():
     assert all(SCHEMA[n].group in TRACKING_GROUPS for n in names)
 
 
-@pytest.mark.ros
-def test_a_one_shot_swarm_started_like_a_launch_ends_by_itself_with_the_monitor_summary(tmp_path, domain_id):
-    """robot_node x4 + swarm_monitor, one process each, from one YAML: all exit 0 by themselves."""
-    params = {"algorithm": "radmm", "num_robots": 4, "topology": "ring", "seed": 7, "max_iterations": 2000,
-              "tolerance": 1e-10}
+def _swarm_processes(tmp_path, domain_id: int, params: dict) -> list[subprocess.Popen]:
+    """The swarm_monitor and one robot_node per robot from one YAML, one process each, as a launch starts them."""
     path = tmp_path / "swarm.yaml"
     path.write_text(yaml.safe_dump({"/**": {"ros__parameters": params}}))
     env = {**os.environ, "ROS_DOMAIN_ID": str(domain_id)}
@@ -108,23 +105,35 @@ def test_a_one_shot_swarm_started_like_a_launch_ends_by_itself_with_the_monitor_
         return subprocess.Popen([sys.executable, "-m", module, "--ros-args", *remap, "--params-file", str(path),
                                  *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
-    monitor = start("distopt_ros.ros.monitor", "")
-    robots = [start("distopt_ros.ros.robot_node", f"robot_{i}", "-p", f"robot_id:={i}") for i in range(4)]
-    deadline = time.monotonic() + 90
+    return [start("distopt_ros.ros.monitor", ""),
+            *(start("distopt_ros.ros.robot_node", f"robot_{i}", "-p", f"robot_id:={i}")
+              for i in range(params["num_robots"]))]
+
+
+def _finish(procs: list[subprocess.Popen], timeout: float = 90) -> list[tuple[str, str]]:
+    """Wait for every process to exit by itself (killed after ``timeout``); their outputs."""
+    deadline = time.monotonic() + timeout
     try:
-        for p in [monitor, *robots]:
-            p.wait(timeout=max(1.0, deadline - time.monotonic()))
+        return [p.communicate(timeout=max(1.0, deadline - time.monotonic())) for p in procs]
     finally:
-        for p in [monitor, *robots]:
+        for p in procs:
             if p.poll() is None:
                 p.kill()
-    out, err = monitor.communicate()
-    assert monitor.returncode == 0, err
+                p.communicate()
+
+
+@pytest.mark.ros
+def test_a_one_shot_swarm_started_like_a_launch_ends_by_itself_with_the_monitor_summary(tmp_path, domain_id):
+    """robot_node x4 + swarm_monitor, one process each, from one YAML: all exit 0 by themselves."""
+    procs = _swarm_processes(tmp_path, domain_id, {"algorithm": "radmm", "num_robots": 4, "topology": "ring",
+                                                   "seed": 7, "max_iterations": 2000, "tolerance": 1e-10})
+    outs = _finish(procs)
+    (out, err), robots = outs[0], outs[1:]
+    assert procs[0].returncode == 0, err
     assert "status               : CONVERGED" in out and "robots reporting     : 4 of 4" in out
     error = float(out.split("max error to optimum :")[1].split()[0])
     assert error < 1e-8
-    for p in robots:
-        _, r_err = p.communicate()
+    for p, (_, r_err) in zip(procs[1:], robots, strict=True):
         assert p.returncode == 0, r_err
         assert "Traceback" not in r_err
 
@@ -132,22 +141,9 @@ def test_a_one_shot_swarm_started_like_a_launch_ends_by_itself_with_the_monitor_
 @pytest.mark.ros
 def test_a_robot_that_cannot_converge_says_so_and_the_monitor_reports_it(tmp_path, domain_id):
     """An iteration cap far too low: the robots stop (exit 3), the monitor says so (exit 3), nothing claims success."""
-    params = {"algorithm": "radmm", "num_robots": 3, "topology": "ring", "seed": 7, "max_iterations": 5,
-              "tolerance": 1e-10}
-    path = tmp_path / "swarm.yaml"
-    path.write_text(yaml.safe_dump({"/**": {"ros__parameters": params}}))
-    env = {**os.environ, "ROS_DOMAIN_ID": str(domain_id)}
-    procs = [subprocess.Popen([sys.executable, "-m", "distopt_ros.ros.monitor", "--ros-args", "--params-file",
-                               str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)]
-    procs += [subprocess.Popen([sys.executable, "-m", "distopt_ros.ros.robot_node", "--ros-args", "-r",
-                                f"__ns:=/robot_{i}", "--params-file", str(path), "-p", f"robot_id:={i}"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for i in range(3)]
-    try:
-        outs = [p.communicate(timeout=90) for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
+    procs = _swarm_processes(tmp_path, domain_id, {"algorithm": "radmm", "num_robots": 3, "topology": "ring",
+                                                   "seed": 7, "max_iterations": 5, "tolerance": 1e-10})
+    outs = _finish(procs)
     assert [p.returncode for p in procs] == [3, 3, 3, 3]
     assert "STOPPED WITHOUT CONVERGING" in outs[0][0]
     assert all("(iteration cap)" in err for _, err in outs[1:])

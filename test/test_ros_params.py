@@ -45,40 +45,30 @@ def test_rho_set_on_one_robot_reaches_every_robot_and_the_swarm_converges_over_d
         assert node.agent.applied_tuning == changed[0] and node.agent.late_tunings == 0
 
 
-def test_an_integer_sent_by_a_parameter_client_is_stored_as_a_float(domain_id):
+def test_an_integer_sent_by_a_parameter_client_is_stored_as_a_float(lone_robot):
     """What `ros2 param set /robot_0/robot_node rho 2` does: a SetParameters service call with an integer."""
     import rclpy
-    from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
     from rclpy.parameter_client import AsyncParameterClient
 
-    from distopt_ros.ros.robot_node import RobotNode
-
-    context = Context()
-    rclpy.init(context=context, domain_id=domain_id)
-    try:
-        robot = RobotNode(namespace="robot_0", context=context,
-                          parameter_overrides=[Parameter("num_robots", value=3), Parameter("robot_id", value=0)])
-        client_node = rclpy.create_node("param_client", context=context)
-        executor = SingleThreadedExecutor(context=context)
-        executor.add_node(robot)
-        executor.add_node(client_node)
-        client = AsyncParameterClient(client_node, "/robot_0/robot_node")
-        assert client.wait_for_services(timeout_sec=10.0)
-        for value, ok in ((2, True), (-1, False)):
-            future = client.set_parameters([Parameter("rho", Parameter.Type.INTEGER, value)])
-            executor.spin_until_future_complete(future, timeout_sec=10.0)
-            result = future.result().results[0]
-            assert result.successful is ok, result.reason
-        assert result.reason == "rho must be a finite number > 0, got -1.0"
-        stored = robot.get_parameter("rho")
-        assert stored.type_ == Parameter.Type.DOUBLE and stored.value == 2.0
-        executor.shutdown(timeout_sec=0)
-        robot.destroy_node()
-        client_node.destroy_node()
-    finally:
-        rclpy.try_shutdown(context=context)
+    robot = lone_robot
+    client_node = rclpy.create_node("param_client", context=robot.context)
+    executor = SingleThreadedExecutor(context=robot.context)
+    executor.add_node(robot)
+    executor.add_node(client_node)
+    client = AsyncParameterClient(client_node, "/robot_0/robot_node")
+    assert client.wait_for_services(timeout_sec=10.0)
+    for value, ok in ((2, True), (-1, False)):
+        future = client.set_parameters([Parameter("rho", Parameter.Type.INTEGER, value)])
+        executor.spin_until_future_complete(future, timeout_sec=10.0)
+        result = future.result().results[0]
+        assert result.successful is ok, result.reason
+    assert result.reason == "rho must be a finite number > 0, got -1.0"
+    stored = robot.get_parameter("rho")
+    assert stored.type_ == Parameter.Type.DOUBLE and stored.value == 2.0
+    executor.shutdown(timeout_sec=0)
+    client_node.destroy_node()
 
 
 @pytest.mark.parametrize("args,needle", [
@@ -148,23 +138,9 @@ def test_runner_overrides_are_typed_like_parameter_files_and_raise_no_rcl_warnin
     assert "deprecated" not in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_descriptors_say_scope_liveness_and_what_is_allowed(domain_id):
-    import rclpy
-    from rclpy.context import Context
-    from rclpy.parameter import Parameter
-
-    from distopt_ros.ros.robot_node import RobotNode
-
-    context = Context()
-    rclpy.init(context=context, domain_id=domain_id)
-    try:
-        robot = RobotNode(namespace="robot_0", context=context,
-                          parameter_overrides=[Parameter("num_robots", value=3), Parameter("robot_id", value=0)])
-        rho, loss, rid = robot.describe_parameters(["rho", "loss_probability", "robot_id"])
-        assert "swarm-wide" in rho.description and "takes effect at the same round" in rho.description
-        assert rho.additional_constraints == "must be a finite number > 0"
-        assert "per robot" in loss.description and "tunable while running on this robot" in loss.description
-        assert "read at start-up" in rid.description
-        robot.destroy_node()
-    finally:
-        rclpy.try_shutdown(context=context)
+def test_descriptors_say_scope_liveness_and_what_is_allowed(lone_robot):
+    rho, loss, rid = lone_robot.describe_parameters(["rho", "loss_probability", "robot_id"])
+    assert "swarm-wide" in rho.description and "takes effect at the same round" in rho.description
+    assert rho.additional_constraints == "must be a finite number > 0"
+    assert "per robot" in loss.description and "tunable while running on this robot" in loss.description
+    assert "read at start-up" in rid.description

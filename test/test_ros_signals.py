@@ -90,6 +90,23 @@ def _signal_and_wait(proc: subprocess.Popen, sig: int, limit: float) -> tuple[in
     return proc.returncode, time.monotonic() - start, out, err
 
 
+def _stop_each_cleanly(procs: list[subprocess.Popen], domain_id: int, robots: int, limit: float) -> None:
+    """Once the swarm runs, stop each process in turn (SIGINT, SIGTERM, alternately): quick, quiet, exit 0."""
+    try:
+        _wait_running(procs, domain_id, robots)
+        for k, proc in enumerate(procs):
+            sig = signal.SIGINT if k % 2 else signal.SIGTERM
+            code, took, _, err = _signal_and_wait(proc, sig, limit)
+            assert code == 0, f"process {k}, {signal.Signals(sig).name}: exit {code}\n{err}"
+            assert took < limit, f"process {k}: {took:.2f} s to exit"
+            assert not any(sign in err for sign in BAD_SIGNS), err
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+
+
 @pytest.mark.parametrize("loaded", [False, True], ids=["idle", "cpu-burner"])
 def test_robot_and_coordinator_nodes_exit_cleanly_on_sigint_and_sigterm(domain_id, loaded):
     limit = 5.0 if loaded else 1.0
@@ -98,20 +115,7 @@ def test_robot_and_coordinator_nodes_exit_cleanly_on_sigint_and_sigterm(domain_i
         procs = [_node_process("distopt_ros.ros.coordinator_node", star, "coordinator", domain_id, workdir)]
         procs += [_node_process("distopt_ros.ros.robot_node", {**star, "robot_id": i}, f"robot_{i}", domain_id,
                                 workdir) for i in range(3)]
-        try:
-            _wait_running(procs, domain_id, 3)
-            plan = [(procs[0], signal.SIGTERM), (procs[1], signal.SIGINT), (procs[2], signal.SIGTERM),
-                    (procs[3], signal.SIGINT)]
-            for proc, sig in plan:
-                code, took, _, err = _signal_and_wait(proc, sig, limit)
-                assert code == 0, f"{signal.Signals(sig).name}: exit {code}\n{err}"
-                assert took < limit, f"{signal.Signals(sig).name}: {took:.2f} s to exit"
-                assert not any(sign in err for sign in BAD_SIGNS), err
-        finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.kill()
-                    p.communicate()
+        _stop_each_cleanly(procs, domain_id, 3, limit)
 
 
 @pytest.mark.parametrize("sig,mode", [(signal.SIGINT, "single"), (signal.SIGTERM, "single"),
@@ -153,19 +157,7 @@ def test_every_tracking_node_exits_cleanly_on_sigint_and_sigterm(domain_id, load
             procs.append(_node_process("distopt_ros.ros.kinematics_node", own, f"robot_{i}", domain_id, workdir))
             procs.append(_node_process("distopt_ros.ros.tracking_node", own, f"robot_{i}", domain_id, workdir))
         procs.append(_node_process("distopt_ros.ros.visualization_node", TRACKING, "viz", domain_id, workdir))
-        try:
-            _wait_running(procs, domain_id, 2)
-            for k, proc in enumerate(procs):
-                sig = signal.SIGINT if k % 2 == 0 else signal.SIGTERM
-                code, took, _, err = _signal_and_wait(proc, sig, limit)
-                assert code == 0, f"process {k}, {signal.Signals(sig).name}: exit {code}\n{err}"
-                assert took < limit, f"process {k}: {took:.2f} s to exit"
-                assert not any(sign in err for sign in BAD_SIGNS), err
-        finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.kill()
-                    p.communicate()
+        _stop_each_cleanly(procs, domain_id, 2, limit)
 
 
 def test_the_tracking_runner_prints_what_was_done_so_far_when_stopped(domain_id, tmp_path):

@@ -181,40 +181,29 @@ def test_malformed_and_foreign_messages_are_rejected_without_touching_state(doma
         rclpy.try_shutdown(context=context)
 
 
-def test_live_retuning_validates_and_applies(domain_id):
-    import rclpy
-    from rclpy.context import Context
+def test_live_retuning_validates_and_applies(lone_robot):
     from rclpy.parameter import Parameter
 
-    from distopt_ros.ros.robot_node import RobotNode
-
-    context = Context()
-    rclpy.init(context=context, domain_id=domain_id)
-    try:
-        robot = RobotNode(namespace="robot_0", context=context,
-                          parameter_overrides=[Parameter("num_robots", value=3), Parameter("robot_id", value=0)])
-        # One wording for every refusal, whether rclpy's old range would have caught it or not.
-        for value in (-1.0, 0.0):
-            bad = robot.set_parameters([Parameter("rho", value=value)])[0]
-            assert not bad.successful and bad.reason == f"rho must be a finite number > 0, got {value!r}"
-        assert robot.agent.rho == 1.0 and robot.get_parameter("rho").value == 1.0
-        fixed = robot.set_parameters([Parameter("num_robots", value=5)])[0]
-        assert not fixed.successful and fixed.reason == (
-            "num_robots is read at start-up; tunable while running here: rho, alpha, loss_probability, "
-            "activation_probability")
-        inert = robot.set_parameters([Parameter("activation_probability", value=0.5)])[0]
-        assert not inert.successful and "async only" in inert.reason
-        # `ros2 param set ... rho 2` sends an integer: accepted, stored as a float.
-        ok = robot.set_parameters([Parameter("rho", value=2), Parameter("alpha", value=0.7)])
-        assert all(r.successful for r in ok)
-        rho = robot.get_parameter("rho")
-        assert rho.type_ == Parameter.Type.DOUBLE and rho.value == 2.0
-        # Swarm-wide: in force on every robot from one round, not at once on this one.
-        assert robot.agent.tuning.values == (2.0, 0.7) and robot.agent.tuning.round == robot.agent.tuning_delay
-        assert robot.agent.rho == 1.0
-        robot.destroy_node()
-    finally:
-        rclpy.try_shutdown(context=context)
+    robot = lone_robot
+    # One wording for every refusal, whether rclpy's old range would have caught it or not.
+    for value in (-1.0, 0.0):
+        bad = robot.set_parameters([Parameter("rho", value=value)])[0]
+        assert not bad.successful and bad.reason == f"rho must be a finite number > 0, got {value!r}"
+    assert robot.agent.rho == 1.0 and robot.get_parameter("rho").value == 1.0
+    fixed = robot.set_parameters([Parameter("num_robots", value=5)])[0]
+    assert not fixed.successful and fixed.reason == (
+        "num_robots is read at start-up; tunable while running here: rho, alpha, loss_probability, "
+        "activation_probability")
+    inert = robot.set_parameters([Parameter("activation_probability", value=0.5)])[0]
+    assert not inert.successful and "async only" in inert.reason
+    # `ros2 param set ... rho 2` sends an integer: accepted, stored as a float.
+    ok = robot.set_parameters([Parameter("rho", value=2), Parameter("alpha", value=0.7)])
+    assert all(r.successful for r in ok)
+    rho = robot.get_parameter("rho")
+    assert rho.type_ == Parameter.Type.DOUBLE and rho.value == 2.0
+    # Swarm-wide: in force on every robot from one round, not at once on this one.
+    assert robot.agent.tuning.values == (2.0, 0.7) and robot.agent.tuning.round == robot.agent.tuning_delay
+    assert robot.agent.rho == 1.0
 
 
 def test_retuned_swarm_still_reaches_the_optimum(domain_id):
