@@ -57,6 +57,8 @@ class TrackingReport:
     interrupted: str = ""
     """The signal (SIGINT, SIGTERM) that ended the run before ``duration``, or empty."""
     rounds: int = 0
+    round_log: list[tuple[float, int]] = field(default_factory=list)
+    """(time, rounds completed) at every log sample: how evenly the rounds came."""
     """Rounds the algorithm completed (the coordinator's, else robot 0's)."""
     decisions: list[list[tuple[float, np.ndarray]]] = field(default_factory=list)
     """Per robot, (target time, decision) at every control instant."""
@@ -152,6 +154,22 @@ class TrackingReport:
         inv = np.array([1.0 / c.a[0] for c in prob.costs])
         return float(self.config.num_robots * inv.max() / inv.sum())
 
+    def longest_round(self) -> float:
+        """The longest interval between rounds after the transient, from the samples of ``round_log``.
+
+        Measured between samples at which the round count changed, divided by the rounds in
+        between: a sample window without a round merges into the next (resolution: the log
+        period). Falls back to the mean (run time / rounds) without a log.
+        """
+        mean = float(self._arrays()["t"][-1]) / max(self.rounds, 1)
+        marks = [(t, k) for t, k in self.round_log if t >= self.settle]
+        changes = [marks[0]] if marks else []
+        for t, k in marks[1:]:
+            if k > changes[-1][1]:
+                changes.append((t, k))
+        gaps = [(t1 - t0) / (k1 - k0) for (t0, k0), (t1, k1) in itertools.pairwise(changes)]
+        return max([mean, *gaps])
+
     def dual_bound(self) -> float | None:
         """Centroid task with the tracking dual ascent: a bound on the centroid error in wall-clock time.
 
@@ -160,6 +178,9 @@ class TrackingReport:
         round used, with the target moving ``V dt`` per round (``dt`` measured: run time /
         rounds). At time ``t`` the decisions come from the last round and its target sample
         is at most one publish period plus one round old, which adds ``V`` times that age.
+        ``dt`` is the longest round after the transient (:meth:`longest_round`): the bound's
+        drift term is the largest target motion in one round, and on a loaded machine rounds
+        come unevenly, so the mean interval would understate it.
         """
         if not self.centroid_task or self.config.algorithm != "price" or self.config.price_mode != "dual":
             return None
@@ -167,7 +188,7 @@ class TrackingReport:
         from distopt_ros.core.tracking import centroid_tracking_bound
 
         prob = centroid_problem(self.config.num_robots, self.config.station_radius, self.config.seed)
-        dt = float(self._arrays()["t"][-1]) / max(self.rounds, 1)
+        dt = self.longest_round()
         age = 1.0 / float(self.params.get("publish_rate", 20.0)) + dt
         iss = centroid_tracking_bound(self.config.step, [c.a[0] for c in prob.costs], self.config.num_robots,
                                       self.target_speed, dt)
@@ -273,6 +294,8 @@ def run_tracking(params: dict[str, Any], duration: float = 30.0, settle: float |
             nodes.append(rec_node)
             executor.add_node(rec_node)
             recorder = McapRecorder(rec_node, out / "recording")  # type: ignore[operator]
+        counter = next((n for n in nodes if isinstance(n, TrackingCoordinatorNode)), robots[0])
+        round_log: list[tuple[float, int]] = []
         log = TrackingLog()
         optimal: list[np.ndarray] = []
         next_log = 0.0
@@ -285,6 +308,7 @@ def run_tracking(params: dict[str, Any], duration: float = 30.0, settle: float |
                 pos = np.array([b.body.position for b in bodies], dtype=float)
                 est = np.array([r.agent.estimate() for r in robots], dtype=float)
                 log.append(t, target.target.position(t), pos, est, pos.mean(axis=0))
+                round_log.append((t, int(counter.agent.iteration)))
                 if cfg.problem == "centroid":
                     optimal.append(_centroid_optimum(cfg, target.target.position(t)))
                 if progress and int(t / log_period) % int(max(1, 2.0 / log_period)) == 0:
@@ -298,8 +322,8 @@ def run_tracking(params: dict[str, Any], duration: float = 30.0, settle: float |
             settle = min(settle, t / 2)  # a short run: judge its second half
         report = TrackingReport(cfg, params, log, settle, target.target.max_speed, time.perf_counter() - began,
                                 interrupted=interrupted)
-        counter = next((n for n in nodes if isinstance(n, TrackingCoordinatorNode)), robots[0])
         report.rounds = int(counter.agent.iteration)
+        report.round_log = round_log
         report.target = target.target
         t0 = target.t0.nanoseconds
         report.decisions = [[((ns - t0) / 1e9, v) for ns, v in r.decisions] for r in robots]
