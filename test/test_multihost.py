@@ -2,27 +2,35 @@
 
 Every other ROS test runs the swarm on one machine with discovery pinned to localhost, where
 DDS never leaves loopback (or shared memory). Here each "host" is a Linux network namespace
-with its own ``eth0`` on a private bridge (test/netns.py): robots 0 and 1 run on host A,
-robot 2 on host B, robot 3 on host C, one process each, started as an operator would start
-them (``python -m distopt_ros.ros.robot_node`` with a parameter file), with
-``ROS_AUTOMATIC_DISCOVERY_RANGE=SUBNET`` so discovery goes out by UDP multicast. The
-monitor on host B must see every robot stop converged, at the centralized optimum.
+with its own ``eth0`` on a private bridge (test/netns.py), every robot is one process started
+as an operator would start it (``python -m distopt_ros.ros.robot_node`` with a parameter
+file), with ``ROS_AUTOMATIC_DISCOVERY_RANGE=SUBNET`` so discovery goes out by UDP multicast,
+and the monitor must see every robot stop converged, at the centralized optimum:
 
-So that the test cannot pass by accident (say, if the namespaces leaked into each other),
-it also checks that the traffic crossed the namespaces: every host's ``eth0`` carried
-packets, and a node on host A with ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST`` sees the
-robots on its own host but none on the others.
+* a topology-configured swarm: robots 0 and 1 on host A, robot 2 on host B, robot 3 on
+  host C, all from one shared file, the monitor on host B;
+* the rendezvous example (examples/rendezvous): robots 0 and 1 on host A, 2 and 3 on B, 4 on
+  C, each only from its own file (its objective, neighbours and box), the monitor on C.
+
+So that a test cannot pass by accident (say, if the namespaces leaked into each other), it
+also checks that the traffic crossed the namespaces: every host's ``eth0`` carried at least
+the messages of its cross-host edges, and a node on host A with
+``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST`` sees the robots on its own host but none on the
+others.
 
 Needs root and iproute2; skipped (with the reason) where network namespaces cannot be made.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,11 +45,19 @@ PARAMS = {"algorithm": "radmm", "num_robots": 4, "topology": "ring", "seed": 7, 
 PLACEMENT = {0: 0, 1: 0, 2: 1, 3: 2}
 """Robot id -> host index: two robots on host A, one each on B and C (edges 1-2, 2-3, 3-0 cross hosts)."""
 MONITOR_HOST = 1
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "rendezvous"
+RENDEZVOUS_PLACEMENT = {0: 0, 1: 0, 2: 1, 3: 1, 4: 2}
+"""Robot id -> host index for the example: its edges 1-2, 0-4 and 2-4 cross hosts, 0-1 and 2-3 do not."""
+RENDEZVOUS_MONITOR_HOST = 2
 RUN_TIMEOUT = 45.0
 """Seconds the swarm may take to stop (it takes a few; the rest is slack for a loaded 2-core machine)."""
 KEEP_ENV = ("PATH", "PYTHONPATH", "LD_LIBRARY_PATH", "AMENT_PREFIX_PATH", "COLCON_PREFIX_PATH", "VIRTUAL_ENV",
             "HOME", "LANG", "RMW_IMPLEMENTATION", "ROS_DISTRO", "ROS_VERSION", "ROS_PYTHON_VERSION")
 """What the processes in the namespaces inherit: enough for the venv and the colcon install to work."""
+UDP_ONLY = "UDPv4"
+"""Fast DDS's transports in the namespaces: UDP only. The namespaces share /dev/shm and /etc/machine-id, so
+Fast DDS would take processes on different "hosts" for one machine and use shared memory between them,
+whose ports (numbered per namespace, so the same on every host) collide: statuses went missing."""
 ESTIMATE = re.compile(r"stopped at iteration (\d+) \((converged|iteration cap)\); estimate (\[[^\]]*\])")
 MAX_ERROR = re.compile(r"max error to optimum : (\S+)")
 ITERATIONS = re.compile(r"iterations           : (\d+)")
@@ -74,8 +90,6 @@ the monitor leaves as soon as it has every final status, so without this second 
 the robots would sit out those 10 s after every run.
 """
 PROBE_READY_TIMEOUT = 20.0
-ROBOTS = {f"/robot_{i}/robot_node" for i in PLACEMENT}
-
 
 
 @pytest.fixture(scope="module")
@@ -90,11 +104,14 @@ def namespaces_possible() -> None:
         pytest.skip(reason)
 
 
-def _env(domain_id: int, discovery: str, log_dir: Path) -> dict[str, str]:
-    """The environment inside a namespace: this venv and install, a test-only domain, the discovery range."""
+def _env(domain_id: int, discovery: str, log_dir: Path, pythonpath: Sequence[Path] = ()) -> dict[str, str]:
+    """The environment inside a namespace: this venv and install (plus ``pythonpath``), a test-only domain,
+    the discovery range."""
     env = {k: os.environ[k] for k in KEEP_ENV if k in os.environ}
     env.update(ROS_DOMAIN_ID=str(domain_id), ROS_AUTOMATIC_DISCOVERY_RANGE=discovery, ROS_LOG_DIR=str(log_dir),
-               PYTHONUNBUFFERED="1", RCUTILS_COLORIZED_OUTPUT="0")
+               PYTHONUNBUFFERED="1", RCUTILS_COLORIZED_OUTPUT="0", FASTDDS_BUILTIN_TRANSPORTS=UDP_ONLY)
+    if pythonpath:
+        env["PYTHONPATH"] = os.pathsep.join([*map(str, pythonpath), *filter(None, [env.get("PYTHONPATH")])])
     return env
 
 
@@ -125,6 +142,86 @@ def _wait_ready(procs: dict[str, subprocess.Popen[bytes]], log_dir: Path, timeou
     assert not waiting, f"probes not ready after {timeout} s: {sorted(waiting)}"
 
 
+@dataclass
+class SplitRun:
+    """What a swarm split over namespaced hosts left: exit codes and logs by process, traffic, discoveries."""
+
+    placement: Mapping[int, int]
+    codes: dict[str, int | None]
+    logs: dict[str, str]
+    traffic: list[tuple[Host, dict[str, int], dict[str, int]]]
+    """Per host: its ``eth0`` counters before the probes started and after everything ended."""
+    seen: dict[str, set[str]]
+    """The nodes the probe on host A (loopback only) and the one on host C (its subnet) discovered."""
+
+    @property
+    def summary(self) -> str:
+        return self.logs["monitor"]
+
+
+def _run_split(tmp_path: Path, domain_id: int, placement: Mapping[int, int], monitor_host: int,
+               robot_args: Callable[[int], list[str]], monitor_file: Path,
+               pythonpath: Sequence[Path] = ()) -> SplitRun:
+    """Robot ``i`` (``python -m distopt_ros.ros.robot_node robot_args(i)``) on host ``placement[i]`` of 3, the
+    monitor (from ``monitor_file``) on ``monitor_host``, all with ``ROS_AUTOMATIC_DISCOVERY_RANGE=SUBNET``,
+    and the two probes; run until all have ended (or :data:`RUN_TIMEOUT`)."""
+    log_dir = tmp_path / "ros_log"
+    env = _env(domain_id, "SUBNET", log_dir, pythonpath)
+    stop_probes = tmp_path / "stop_probes"
+    with hosts(3, prefix="distopt-mh") as machines:
+        before = [h.counters() for h in machines]
+        # Two listeners first, so they are up for the whole run (the swarm itself takes about a second):
+        # one confined to loopback on host A, one on host C's subnet.
+        probes = {"A": (machines[0], "LOCALHOST", []), "C": (machines[2], "SUBNET", [str(len(placement))])}
+        probe_procs = {f"probe_{key}": _start_python(host, ["-c", PROBE, str(stop_probes), str(RUN_TIMEOUT), *extra],
+                                                     _env(domain_id, discovery, log_dir), tmp_path / f"probe_{key}.log")
+                       for key, (host, discovery, extra) in probes.items()}
+        _wait_ready(probe_procs, tmp_path, PROBE_READY_TIMEOUT)
+        procs = {f"robot_{i}": _start_python(machines[h], ["-m", "distopt_ros.ros.robot_node", *robot_args(i)],
+                                             env, tmp_path / f"robot_{i}.log")
+                 for i, h in placement.items()}
+        procs["monitor"] = _start_python(machines[monitor_host], ["-m", "distopt_ros.ros.monitor", "--ros-args",
+                                                                  "--params-file", str(monitor_file)],
+                                         env, tmp_path / "monitor.log")
+        codes = _wait_all(procs, RUN_TIMEOUT)
+        stop_probes.touch()
+        codes.update(_wait_all(probe_procs, 10.0))
+        after = [h.counters() for h in machines]
+        logs = {name: (tmp_path / f"{name}.log").read_text(errors="replace") for name in codes}
+    seen = {key: set(re.findall(r"^seen (\S+)$", logs[f"probe_{key}"], re.MULTILINE)) for key in probes}
+    return SplitRun(placement, codes, logs, list(zip(machines, before, after, strict=True)), seen)
+
+
+def _check_converged_across_hosts(run: SplitRun, neighbors: Mapping[int, Sequence[int]]) -> None:
+    """Every process exited 0, the monitor saw every robot converge at the optimum, the traffic really crossed."""
+    failed = {name: code for name, code in run.codes.items() if code != 0}
+    assert not failed, "exit codes " + str(failed) + "\n" + "\n".join(
+        f"--- {name}\n{run.logs[name][-3000:]}" for name in failed)
+
+    summary, n = run.summary, len(run.placement)
+    assert "status               : CONVERGED" in summary, summary
+    assert f"robots reporting     : {n} of {n}" in summary, summary
+    assert float(MAX_ERROR.search(summary).group(1)) < 1e-8, summary
+
+    # The traffic went over the hosts' interfaces: a robot sends one message per iteration to each
+    # neighbour, so a host's eth0 carried at least one message out per iteration for each edge from
+    # one of its robots to another host, and one in for each edge back (on top of discovery and
+    # reliability traffic).
+    iterations = int(ITERATIONS.search(summary).group(1))
+    for h, (host, b, a) in enumerate(run.traffic):
+        crossing = sum(1 for i, host_i in run.placement.items() if host_i == h
+                       for j in neighbors[i] if run.placement[j] != h)
+        assert crossing > 0, (host.name, "no edge crosses this host: the placement proves nothing")
+        sent, received = a["tx_packets"] - b["tx_packets"], a["rx_packets"] - b["rx_packets"]
+        assert min(sent, received) >= crossing * iterations, (host.name, crossing, iterations, b, a)
+    # ...and nothing else carried it: discovery over host C's subnet finds every robot (the probe works;
+    # the monitor may come and go too quickly to be listed), discovery confined to host A's loopback
+    # finds A's robots and stops there.
+    robots = {f"/robot_{i}/robot_node": h for i, h in run.placement.items()}
+    assert set(robots) <= run.seen["C"], run.seen["C"]
+    assert run.seen["A"] and run.seen["A"] <= {name for name, h in robots.items() if h == 0}, run.seen
+
+
 def test_swarm_split_across_network_namespaces_converges_to_the_optimum(namespaces_possible: None, tmp_path: Path,
                                                                         domain_id: int) -> None:
     """4 robots on 3 namespaced hosts converge over UDP to the centralized optimum; the traffic really crossed."""
@@ -132,59 +229,35 @@ def test_swarm_split_across_network_namespaces_converges_to_the_optimum(namespac
 
     params_file = tmp_path / "swarm.yaml"
     params_file.write_text(yaml.safe_dump({"/**": {"ros__parameters": PARAMS}}))
-    log_dir = tmp_path / "ros_log"
-    env = _env(domain_id, "SUBNET", log_dir)
     optimum = reference_solution(SwarmConfig.from_mapping(PARAMS))
-    stop_probes = tmp_path / "stop_probes"
-    with hosts(3, prefix="distopt-mh") as machines:
-        before = [h.counters() for h in machines]
-        # Two listeners first, so they are up for the whole run (the swarm itself takes about a second):
-        # one confined to loopback on host A, one on host C's subnet.
-        probes = {"A": (machines[0], "LOCALHOST", []), "C": (machines[2], "SUBNET", [str(len(PLACEMENT))])}
-        probe_procs = {f"probe_{key}": _start_python(host, ["-c", PROBE, str(stop_probes), str(RUN_TIMEOUT), *extra],
-                                                     _env(domain_id, discovery, log_dir), tmp_path / f"probe_{key}.log")
-                       for key, (host, discovery, extra) in probes.items()}
-        _wait_ready(probe_procs, tmp_path, PROBE_READY_TIMEOUT)
-        procs = {f"robot_{i}": _start_python(machines[h], ["-m", "distopt_ros.ros.robot_node", "--ros-args",
-                                                           "-r", f"__ns:=/robot_{i}", "--params-file",
-                                                           str(params_file), "-p", f"robot_id:={i}"],
-                                             env, tmp_path / f"robot_{i}.log")
-                 for i, h in PLACEMENT.items()}
-        procs["monitor"] = _start_python(machines[MONITOR_HOST], ["-m", "distopt_ros.ros.monitor", "--ros-args",
-                                                                  "--params-file", str(params_file)],
-                                         env, tmp_path / "monitor.log")
-        codes = _wait_all(procs, RUN_TIMEOUT)
-        stop_probes.touch()
-        codes.update(_wait_all(probe_procs, 10.0))
-        after = [h.counters() for h in machines]
-        logs = {name: (tmp_path / f"{name}.log").read_text(errors="replace") for name in codes}
-
-    failed = {name: code for name, code in codes.items() if code != 0}
-    assert not failed, "exit codes " + str(failed) + "\n" + "\n".join(
-        f"--- {name}\n{logs[name][-3000:]}" for name in failed)
-
-    summary = logs["monitor"]
-    assert "status               : CONVERGED" in summary, summary
-    assert "robots reporting     : 4 of 4" in summary, summary
-    max_error = float(MAX_ERROR.search(summary).group(1))
-    assert max_error < 1e-8, summary
+    run = _run_split(tmp_path, domain_id, PLACEMENT, MONITOR_HOST, lambda i: [
+        "--ros-args", "-r", f"__ns:=/robot_{i}", "--params-file", str(params_file), "-p", f"robot_id:={i}"],
+        params_file)
+    n = PARAMS["num_robots"]
+    _check_converged_across_hosts(run, {i: [(i - 1) % n, (i + 1) % n] for i in range(n)})
 
     for i in PLACEMENT:
-        match = ESTIMATE.search(logs[f"robot_{i}"])
-        assert match and match.group(2) == "converged", logs[f"robot_{i}"][-2000:]
+        match = ESTIMATE.search(run.logs[f"robot_{i}"])
+        assert match and match.group(2) == "converged", run.logs[f"robot_{i}"][-2000:]
         estimate = np.array(yaml.safe_load(match.group(3)), dtype=float)
         assert np.linalg.norm(estimate - optimum[i]) < 1e-8, (i, estimate, optimum[i])
 
-    # The traffic went over the hosts' interfaces. Each host has two ring edges to other hosts
-    # (A: 0-3 and 1-2; B: 2-1 and 2-3; C: 3-0 and 3-2), so its eth0 carried at least two
-    # messages out and two in per iteration (on top of discovery and reliability traffic).
-    iterations = int(ITERATIONS.search(summary).group(1))
-    for host, b, a in zip(machines, before, after, strict=True):
-        sent, received = a["tx_packets"] - b["tx_packets"], a["rx_packets"] - b["rx_packets"]
-        assert min(sent, received) >= 2 * iterations, (host.name, iterations, b, a)
-    # ...and nothing else carried it: discovery over host C's subnet finds every robot (the probe works;
-    # the monitor may come and go too quickly to be listed), discovery confined to host A's loopback
-    # finds A's robots and stops there.
-    seen = {key: set(re.findall(r"^seen (\S+)$", logs[f"probe_{key}"], re.MULTILINE)) for key in probes}
-    assert ROBOTS <= seen["C"], seen["C"]
-    assert seen["A"] and seen["A"] <= {"/robot_0/robot_node", "/robot_1/robot_node"}, seen
+
+def test_rendezvous_example_split_across_network_namespaces_meets_at_the_rendezvous_point(
+        namespaces_possible: None, tmp_path: Path, domain_id: int) -> None:
+    """The example's 5 robots on 3 namespaced hosts, each from only its own file, meet at the centralized point."""
+    spec = importlib.util.spec_from_file_location("rendezvous_costs", EXAMPLE / "rendezvous_costs.py")
+    costs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(costs)
+    files = {i: EXAMPLE / f"robot_{i}.yaml" for i in RENDEZVOUS_PLACEMENT}
+    own = {i: yaml.safe_load(path.read_text())[f"/robot_{i}/robot_node"]["ros__parameters"]
+           for i, path in files.items()}
+    optimum = costs.rendezvous_point([costs.Rendezvous(**own[i]["objective_params"]) for i in sorted(own)])
+    monitor_file = tmp_path / "monitor.yaml"
+    monitor_file.write_text(yaml.safe_dump({"/**": {"ros__parameters": {
+        "num_robots": len(own), "dim": 2, "tolerance": 1e-10, "max_iterations": 5000,
+        "optimum": [float(v) for v in optimum]}}}))
+    run = _run_split(tmp_path, domain_id, RENDEZVOUS_PLACEMENT, RENDEZVOUS_MONITOR_HOST, lambda i: [
+        "--ros-args", "-r", f"__ns:=/robot_{i}", "--params-file", str(files[i])], monitor_file, [EXAMPLE])
+    _check_converged_across_hosts(run, {i: own[i]["neighbors"] for i in own})
+    assert "neighbors [1, 3, 4]" in run.logs["robot_2"], run.logs["robot_2"][-2000:]  # from its own file

@@ -33,7 +33,9 @@ def _robot(i: int, **changes):
     params = {**load_params(FILES[i], f"/robot_{i}/robot_node"), **changes}
     cfg, values = validate_parameters(params)
     objective = make_objective(values["objective"], values["objective_params"], cfg.dim)
-    return objective, make_robot_agent(cfg, i, objective, values["neighbors"], values["diameter_bound"])
+    return objective, make_robot_agent(cfg, i, objective, values["neighbors"], values["diameter_bound"],
+                                       in_neighbors=values.get("in_neighbors", ()),
+                                       out_neighbors=values.get("out_neighbors", ()))
 
 
 def test_each_file_holds_only_its_robot():
@@ -196,3 +198,28 @@ def test_installed_packages_register_objectives_and_algorithms_by_entry_point(tm
         assert registry.get_spec("my_radmm").description == "edge ADMM, registered by my_pkg"
     finally:
         registry.ALGORITHM_SPECS.pop("my_radmm", None)
+
+
+def test_a_digraph_robot_from_its_own_in_and_out_lists_runs_exactly_as_from_the_topology():
+    from distopt_ros.core.scenario import SwarmConfig, make_swarm, scenario_graph
+
+    cfg = SwarmConfig(algorithm="qudrc", topology="directed_ring", problem="fusion", num_robots=4, max_iterations=30)
+    reference = make_swarm(cfg)
+    simulate(reference)
+    graph = scenario_graph(cfg)
+    deployed = {i: make_robot_agent(cfg, i, in_neighbors=graph.in_neighbors(i), out_neighbors=graph.out_neighbors(i),
+                                    diameter_bound=graph.diameter()) for i in range(4)}
+    simulate(deployed)
+    assert all(np.array_equal(reference[i].estimate(), deployed[i].estimate()) for i in range(4))
+
+
+@pytest.mark.parametrize("changes,needle", [
+    ({"algorithm": "admm"}, "neighbors must be empty for admm (its robots talk to the coordinator)"),
+    ({"neighbors": [1, 9]}, "neighbors must be robot ids in [0, 4], got [9]"),
+    ({"neighbors": [0, 1]}, "neighbors of robot 0 must not contain the robot itself"),
+    ({"in_neighbors": [1]}, "in_neighbors and out_neighbors must be empty for radmm"),
+])
+def test_neighbour_mistakes_are_one_line_each(changes, needle):
+    with pytest.raises(ParameterError) as err:
+        _robot(0, **changes)
+    assert needle in str(err.value)

@@ -255,6 +255,39 @@ class LocalGraph:
         return self._diameter
 
 
+class LocalDigraph:
+    """One robot's view of a directed communication graph: whom it hears, whom it sends to, a diameter bound."""
+
+    def __init__(self, robot_id: int, in_neighbors: Sequence[int], out_neighbors: Sequence[int], num_nodes: int,
+                 diameter_bound: int) -> None:
+        ins, outs = tuple(sorted({int(j) for j in in_neighbors})), tuple(sorted({int(j) for j in out_neighbors}))
+        if not ins or not outs:
+            raise ValueError(f"in_neighbors and out_neighbors of robot {robot_id} must both be non-empty "
+                             "(a strongly connected digraph)")
+        bad = [j for j in (*ins, *outs) if not 0 <= j < num_nodes or j == robot_id]
+        if bad:
+            raise ValueError(f"in_neighbors and out_neighbors must be other robots' ids in [0, {num_nodes - 1}], "
+                             f"got {bad}")
+        self.robot_id, self.num_nodes = int(robot_id), int(num_nodes)
+        self._in, self._out = ins, outs
+        self._diameter = at_least(diameter_bound, "diameter_bound", 1)
+
+    def _mine(self, i: int) -> None:
+        if i != self.robot_id:
+            raise ValueError(f"robot {self.robot_id} does not know robot {i}'s neighbours")
+
+    def in_neighbors(self, i: int) -> tuple[int, ...]:
+        self._mine(i)
+        return self._in
+
+    def out_neighbors(self, i: int) -> tuple[int, ...]:
+        self._mine(i)
+        return self._out
+
+    def diameter(self) -> int:
+        return self._diameter
+
+
 def metropolis_row(graph: Graph, i: int) -> dict[int, float]:
     """Agent ``i``'s row of the Metropolis weights, from degrees it knows."""
     di = graph.degree(i)

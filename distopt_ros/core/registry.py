@@ -22,7 +22,7 @@ from distopt_ros.core.algorithms.coupled import CoupledADMMAgent
 from distopt_ros.core.algorithms.federated import FedClient, FedServer
 from distopt_ros.core.algorithms.gradient import DGDAgent, DIGingAgent
 from distopt_ros.core.algorithms.price import AuctioneerAgent, BidderAgent
-from distopt_ros.core.graphs import Digraph, Graph, metropolis_row
+from distopt_ros.core.graphs import Digraph, Graph, LocalDigraph, metropolis_row
 from distopt_ros.core.objectives import constrained
 from distopt_ros.core.problems import Problem
 from distopt_ros.core.schema import ParameterError
@@ -85,7 +85,7 @@ def _decay(p: Mapping[str, Any]) -> float | None:
 
 
 def _qudrc(i: int, prob: Problem, g: Digraph, p: Mapping[str, Any], rec: bool) -> Agent:
-    if not isinstance(g, Digraph):
+    if not isinstance(g, Digraph | LocalDigraph):
         raise ValueError("qudrc needs a directed topology (directed_ring or random_strongly_connected)")
     return QuDRCAladinAgent(i, prob.objectives[i], g, p["rho"], p["quantization_level"], p["max_iterations"],
                             seed=p["seed"], watchdog=p["watchdog"], record=rec)

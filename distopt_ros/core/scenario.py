@@ -22,6 +22,7 @@ from distopt_ros.core.graphs import (
     TOPOLOGIES,
     Digraph,
     Graph,
+    LocalDigraph,
     LocalGraph,
     make_digraph,
     make_graph,
@@ -204,12 +205,14 @@ def make_agent(cfg: SwarmConfig, robot_id: int, problem: Any | None = None,
 
 
 def make_robot_agent(cfg: SwarmConfig, robot_id: int, objective: Any | None = None,
-                     neighbors: Sequence[int] = (), diameter_bound: int = 0, record: bool = False) -> Agent:
+                     neighbors: Sequence[int] = (), diameter_bound: int = 0, record: bool = False,
+                     in_neighbors: Sequence[int] = (), out_neighbors: Sequence[int] = ()) -> Agent:
     """Robot ``robot_id``'s agent from what this robot alone knows (a deployed robot).
 
     ``objective``: the robot's private objective (see :mod:`distopt_ros.core.objectives`);
     None = the simulated one of ``cfg.problem`` and ``cfg.seed``. ``neighbors``: its
-    neighbours' ids; empty = from ``cfg.topology``. ``diameter_bound`` bounds the graph's
+    neighbours' ids; empty = from ``cfg.topology`` (``in_neighbors``/``out_neighbors`` for the
+    digraph algorithm). ``diameter_bound`` bounds the graph's
     diameter (0 = ``num_robots - 1``, always a bound for a connected graph). No other robot's
     data is read: Metropolis weights start from this robot's degree and are set from the
     neighbours' degrees in the start-up handshake.
@@ -222,12 +225,23 @@ def make_robot_agent(cfg: SwarmConfig, robot_id: int, objective: Any | None = No
     problem = LocalProblem(robot_id, objective, cfg.num_robots) if objective is not None else None
     if problem is not None and objective.dim != cfg.dim:
         raise ParameterError(f"objective has dim {objective.dim}, but the swarm's dim is {cfg.dim}")
+    if in_neighbors or out_neighbors:
+        if spec.transport != "digraph":
+            raise ParameterError(f"in_neighbors and out_neighbors must be empty for {cfg.algorithm} (they are for "
+                                 "the digraph algorithm qudrc; use neighbors)")
+        try:
+            digraph = LocalDigraph(robot_id, in_neighbors, out_neighbors, cfg.num_robots,
+                                   diameter_bound or cfg.num_robots - 1)
+        except ValueError as exc:
+            raise ParameterError(str(exc)) from None
+        return spec.make(robot_id, problem if problem is not None else make_problem(cfg), digraph, cfg.as_params(),
+                         record)
     if not neighbors:
         return make_agent(cfg, robot_id, problem=problem, record=record)
     if spec.transport in ("star", "digraph"):
         raise ParameterError(f"neighbors must be empty for {cfg.algorithm} ("
                              + ("its robots talk to the coordinator)" if spec.transport == "star"
-                                else "its directed graph comes from topology)"))
+                                else "its directed graph: use in_neighbors and out_neighbors)"))
     if not 0 <= robot_id < cfg.num_robots:
         raise ParameterError(f"robot_id must be an integer in [0, {cfg.num_robots - 1}], got {robot_id}")
     try:

@@ -294,6 +294,10 @@ PARAMETERS: tuple[Param, ...] = (
        "Empty = none", scope=ROBOT, nodes=("robot_node",), group="robot"),
     _P("neighbors", list, [], "This robot's neighbours by robot id (empty = from topology); every neighbour "
        "must list this robot too", low=0, item=int, scope=ROBOT, nodes=("robot_node",), group="robot"),
+    _P("in_neighbors", list, [], "qudrc: the robots this robot hears (directed edges into it; empty = from "
+       "topology)", low=0, item=int, scope=ROBOT, nodes=("robot_node",), group="robot", algorithms=("qudrc",)),
+    _P("out_neighbors", list, [], "qudrc: the robots this robot sends to (directed edges out of it)", low=0,
+       item=int, scope=ROBOT, nodes=("robot_node",), group="robot", algorithms=("qudrc",)),
     _P("diameter_bound", int, 0, "An upper bound on the communication graph's diameter, for the stop rule and "
        "swarm-wide tuning (0 = from topology, or num_robots - 1 with explicit neighbors)", low=0, high=100_000,
        nodes=("robot_node",), group="robot"),

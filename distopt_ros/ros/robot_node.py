@@ -55,7 +55,8 @@ class RobotNode(AgentNode):
             raise ParameterError(f"measurement_topic {self.measurement_topic!r} needs an objective with an observe "
                                  f"method (e.g. objective: measured_position), got objective {self.objective_name!r}")
         self.agent = make_robot_agent(self.config, int(rid), objective, self.neighbor_list,
-                                      transport["diameter_bound"], record=record)
+                                      transport["diameter_bound"], record=record,
+                                      in_neighbors=transport["in_neighbors"], out_neighbors=transport["out_neighbors"])
         self.robot_id = int(rid)
         self._configure_transport(transport, self.config.seed)
         parent = parent_namespace(self.get_namespace())
