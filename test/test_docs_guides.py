@@ -139,9 +139,6 @@ def test_an_objective_entry_point_of_an_installed_package_is_found_by_its_name(g
     assert objective_registry.registered_objectives()["huber"] == "huber_costs:HuberPosition"
 
 
-@pytest.mark.xfail(reason="the algorithm parameter's choices are ALGORITHM_SPECS before the entry points are loaded "
-                          "(schema._algorithm_names does not call registry.load_entry_points), so a node refuses an "
-                          "entry-point algorithm unless something called get_spec first", strict=False)
 def test_an_algorithm_entry_point_of_an_installed_package_is_accepted_by_a_robot(guide_sandbox, monkeypatch):
     """The guide's entry point, as pip installs it: a robot's parameters may name the algorithm."""
     from distopt_ros.core.scenario import validate_parameters

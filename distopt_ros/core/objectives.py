@@ -187,6 +187,11 @@ def _shipped(kind: str) -> Callable[..., Any]:
         from distopt_ros.core.problems import objective_from_dict
 
         data = dict(params)
+        n = len(data.get("mean", ()))
+        for key in ("precision", "covariance"):  # ROS 2 parameters hold no nested lists: a flat row-major matrix
+            value = data.get(key)
+            if isinstance(value, list | tuple) and n and len(value) == n * n and not isinstance(value[0], list):
+                data[key] = [list(value[r * n:(r + 1) * n]) for r in range(n)]
         if kind == "box":
             inner = {k: data.pop(k) for k in ("mean", "precision", "covariance") if k in data}
             data = {"inner": {"type": "quadratic", **inner}, **data}

@@ -186,8 +186,9 @@ def _num(x: float) -> str:
 
 
 def _algorithm_names() -> tuple[str, ...]:
-    from distopt_ros.core.registry import ALGORITHM_SPECS
+    from distopt_ros.core.registry import ALGORITHM_SPECS, load_entry_points
 
+    load_entry_points()  # the algorithms installed packages register count as known names too
     return tuple(ALGORITHM_SPECS)
 
 
