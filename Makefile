@@ -24,7 +24,7 @@ test-all:
 	@set -e; for d in $(DISTROS); do echo "== make test DISTRO=$$d"; $(MAKE) --no-print-directory test DISTRO=$$d; done
 
 lint: setup
-	@$(ENV) && ruff check distopt_ros test launch scripts/robot_node scripts/coordinator_node scripts/distopt_swarm scripts/target_node scripts/kinematics_node scripts/tracking_node scripts/visualization_node scripts/distopt_tracking scripts/tracking_coordinator scripts/swarm_monitor setup.py
+	@$(ENV) && ruff check distopt_ros test launch examples benchmarks scripts/robot_node scripts/coordinator_node scripts/distopt_swarm scripts/target_node scripts/kinematics_node scripts/tracking_node scripts/visualization_node scripts/distopt_tracking scripts/tracking_coordinator scripts/swarm_monitor setup.py
 
 sim: setup
 	@$(ENV) && python -m distopt_ros.sim.cli --config config/consensus.yaml
