@@ -27,7 +27,7 @@ def test_the_simulator_takes_a_shipped_config_by_name():
 def test_the_simulator_refuses_a_moving_target_config_in_one_line(name):
     proc = _run("-m", "distopt_ros.sim.cli", "--config", name, timeout=30)
     assert proc.returncode == 2
-    assert "moving-target scenario" in proc.stderr and "distopt-tracking" in proc.stderr
+    assert "moving-target scenario" in proc.stderr and "tracking_runner" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
 
 

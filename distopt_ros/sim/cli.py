@@ -55,8 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         moving = sorted(k for k in params if k in SCHEMA and SCHEMA[k].group in MOVING_TARGET)
         if moving:
             raise ParameterError(f"{path} describes a moving-target scenario ({', '.join(moving[:3])}, ...), "
-                                 "which never ends; distopt-sim runs one-shot problems only (use distopt-tracking "
-                                 "or tracking.launch.py)")
+                                 "which never ends; distopt-sim runs one-shot problems only (with ROS 2: python -m "
+                                 "distopt_ros.ros.tracking_runner or tracking.launch.py)")
         cfg, params = validate_parameters(params, where=str(path))
         check_sections_agree(read_sections(path), cfg.num_robots, path)
         network = NetworkModel.from_mapping(params, seed=cfg.seed)
