@@ -414,12 +414,15 @@ class AgentNode(Node):
         """The swarm has stopped and this node's part is over: its exit code (entry.run_node ends with it).
 
         A monitor that has not yet discovered this robot would never learn how it ended, so the
-        robot waits (up to EXIT_WAIT_FOR_MONITOR) until its status topic has had a subscriber
-        for a while since it stopped: the transient-local status then reaches it.
+        robot waits (up to EXIT_WAIT_FOR_MONITOR) until its status topic has had a watcher (a
+        subscriber that is not another robot) for a while since it stopped: the
+        transient-local status then reaches it.
         """
         now = time.monotonic()
-        # Ticks with a subscriber since the stop: a monitor that has all it needs may leave first.
-        self._monitor_seen += self._status_pub.get_subscription_count() > 0
+        # Ticks with a watcher since the stop (a monitor that has all it needs may leave first). Peers that
+        # read this topic for the start-up handshake are robot nodes, not watchers: they do not count.
+        self._monitor_seen += any(info.node_name != "robot_node" for info in
+                                  self.get_subscriptions_info_by_topic(self._status_pub.topic_name))
         if now < self._linger_until or (self._monitor_seen < 3 and now < self._linger_until + EXIT_WAIT_FOR_MONITOR):
             return
         self.destroy_timer(self._linger)
