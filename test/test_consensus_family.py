@@ -358,5 +358,5 @@ def test_a_diverging_run_never_claims_convergence():
                              stop_threshold=g.diameter() + 3) for i in range(n)}
     with np.errstate(over="ignore", invalid="ignore"):
         res = simulate(agents, optimum=opt)
-    assert not np.isfinite(res.max_error(opt))
+    assert res.max_error(opt) > 1e50  # blown up (payloads beyond VALUE_BOUND are then refused: the run halts)
     assert not res.converged

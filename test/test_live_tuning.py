@@ -114,5 +114,5 @@ def test_tuning_survives_its_wire_form_and_a_malformed_one_is_refused():
     for tuning in (bad_values, bad_length):
         forged = Message(sender=good.sender, receiver=0, iteration=0, algorithm="radmm", kind="edge", dim=2,
                          primal=good.primal, consensus=good.consensus, tuning=tuning)
-        assert receiver.receive(forged) == "bad_tuning"
+        assert receiver.receive(forged).reason == "bad_tuning"
     assert receiver.tuning is None and receiver.stats.rejected["bad_tuning"] == 2

@@ -56,9 +56,9 @@ def test_non_finite_blocks_are_rejected_on_both_summation_paths(dim, bad):
     else:
         values[dim - 1] = bad
     msg = _msg(dim=dim, primal=np.zeros(dim), consensus=values)
-    assert agent.receive(msg) == "non_finite"
+    assert agent.receive(msg).reason == "non_finite"
     good = _msg(dim=dim, primal=np.zeros(dim), consensus=np.ones(dim))
-    assert agent.receive(good) is None
+    assert agent.receive(good).accepted
 
 
 def test_a_message_is_frozen_and_a_wire_block_is_an_immutable_private_copy():

@@ -6,8 +6,15 @@ takes what it receives (:meth:`Agent.receive`), and steps when it has what its r
 ROS node drive the same object, which is why a result in one is a result in the other.
 
 Incoming messages are checked before they can touch the state: unknown senders, wrong
-receivers, wrong algorithm or dimensions, NaN/Inf, stale rounds, duplicates and messages
-from too far in the future are refused and counted per reason.
+receivers, wrong algorithm or dimensions, NaN/Inf, stale rounds, duplicates, messages
+from too far in the future, from a departed peer or from an old incarnation of a restarted
+one are refused and counted per reason; :meth:`Agent.receive` says which in a typed
+:class:`~distopt_ros.core.membership.Receipt`.
+
+Robots that leave, restart or come back are reported to the agent by its driver
+(:meth:`Agent.peer_left`, :meth:`Agent.peer_joined`); its :class:`Membership` then decides
+whose messages a round waits for, and each algorithm adapts its own state (or stops with a
+:class:`StopReason` where it cannot, instead of converging to a wrong point).
 """
 
 from __future__ import annotations
@@ -15,10 +22,23 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from distopt_ros.core.membership import (
+    ACCEPTED,
+    AFTER_STOP,
+    DONE_NOTICE,
+    REDUNDANT,
+    ChangeKind,
+    Membership,
+    Pairing,
+    Receipt,
+    ReceiptKind,
+    StopReason,
+    refused,
+)
 from distopt_ros.core.messages import BLOCKS, BROADCAST, Message, Tuning
 from distopt_ros.core.schema import SCHEMA, ParameterError, live_parameters
 from distopt_ros.core.validation import at_least
@@ -84,6 +104,7 @@ class Agent:
         self._latest: dict[int, Message] = {}
         self._fresh: set[int] = set()
         self._peer_done = False
+        self._peer_certified = False
         self._final: list[Message] = []
         self._after_stop_heard: Counter[int] = Counter()
         self._owed: set[int] = set()
@@ -99,6 +120,15 @@ class Agent:
         diameter, so the change reaches every robot first (the builders set diameter + 1)."""
         self.late_tunings = 0
         """Swarm-wide changes that arrived after their round (a lost payload): applied at once, late."""
+        self.membership = Membership(self._all_senders)
+        """Which peers are live, and their incarnations (see :meth:`peer_left`, :meth:`peer_joined`)."""
+        self.incarnation = 0
+        """This agent's process incarnation, stamped on its messages (a restarted robot has a larger one)."""
+        self.stop_reason = StopReason.RUNNING
+        self._reply: list[Message] = []
+        self.loss_threshold = 0
+        """Stop-counter threshold once the graph has changed (its diameter is then unknown): the builders set
+        ``num_robots - 1 + stop_patience``, a bound for any connected graph on the swarm's robots."""
 
     # ------------------------------------------------------------------ protocol
     def start(self) -> list[Message]:
@@ -107,10 +137,10 @@ class Agent:
             self.trajectory.append(self.estimate().copy())
         return self._send(self._outgoing()) if self.speaks_first else []
 
-    def receive(self, msg: Message) -> str | None:
-        """Buffer ``msg`` for its round; returns the rejection reason, or None if accepted.
+    def receive(self, msg: Message) -> Receipt:
+        """Buffer ``msg`` for its round; the :class:`Receipt` says whether it was accepted, and if not why.
 
-        After the agent has stopped, messages are ignored (reason ``after_stop``) but not
+        After the agent has stopped, messages are ignored (kind ``AFTER_STOP``) but not
         counted as rejections: neighbours legitimately send one last round. A neighbour that
         sends a second not-done message after that evidently missed the final one (lost
         radio packet); it is owed a resend, see :meth:`farewell`.
@@ -118,7 +148,10 @@ class Agent:
         A well-formed message flagged ``done`` that is stale, repeated or rounds ahead (a
         resend, or a neighbour that ran ahead on round timeouts) still certifies that the
         swarm has converged: its values are not used, only its flag, so this agent stops at
-        its next step too.
+        its next step too (kind ``DONE_NOTICE``).
+
+        A message from a larger incarnation of a peer is a restarted robot: it is welcomed
+        (:meth:`peer_joined`) and its message taken.
         """
         if self.done:
             self.stats.ignored_after_stop += 1
@@ -126,32 +159,52 @@ class Agent:
                 self._after_stop_heard[msg.sender] += 1
                 if self._after_stop_heard[msg.sender] >= 2:
                     self._owed.add(msg.sender)
-            return "after_stop"
+            farewell = self.farewell()
+            return Receipt(ReceiptKind.AFTER_STOP, "after_stop", tuple(farewell)) if farewell else AFTER_STOP
+        self._reply = []
+        receipt = self._take(msg)
+        if self._reply:  # a welcome or a catch-up: messages to send now, whatever became of this one
+            receipt = Receipt(receipt.kind, receipt.reason, tuple(self._reply))
+            self._reply = []
+        return receipt
+
+    def _take(self, msg: Message) -> Receipt:
         reason = self._check(msg)
         if reason in ("stale", "duplicate", "too_early") and msg.done:
             self._peer_done = True
+            self._peer_certified = self._peer_certified or msg.converged_rounds > 0
             self.stats.done_notices += 1
-            return None
+            return DONE_NOTICE
         if reason in ("stale", "duplicate") and self.expect_copies:
             self.stats.redundant += 1
-            return "redundant"
+            return REDUNDANT
         if reason is not None:
             self.stats.rejected[reason] += 1
-            return reason
+            return refused(reason)
         if msg.tuning is not None and msg.tuning.newer_than(self.tuning):
-            self.tuning = msg.tuning  # forwarded with our next payloads; applied at its round
+            # Forwarded with our next payloads; applied at its round, in our round numbers.
+            offset = self.membership.state[msg.sender].offset
+            self.tuning = msg.tuning if not offset else replace(msg.tuning, round=max(0, msg.tuning.round + offset))
         last = self._latest.get(msg.sender)
         if last is None or msg.iteration >= last.iteration:
             self._latest[msg.sender] = msg
         if self.asynchronous:
             self._fresh.add(msg.sender)
         else:
-            got = self._inbox.get(msg.iteration)
+            it = msg.iteration + self.membership.state[msg.sender].offset
+            got = self._inbox.get(it)
             if got is None:
-                got = self._inbox[msg.iteration] = {}
+                got = self._inbox[it] = {}
             got[msg.sender] = msg
         self.stats.received += 1
-        return None
+        return ACCEPTED
+
+    def restate(self, to: int | None = None) -> list[Message]:
+        """This round's messages again (to ``to`` only, or all): for a peer that (re)joined and waits for them."""
+        out = self._outgoing()
+        if to is not None:
+            out = [m for m in out if m.receiver in (to, BROADCAST)]
+        return self._send(out)
 
     def set_asynchronous(self, on: bool = True) -> None:
         """Switch to the lossy/asynchronous protocol (before :meth:`start`).
@@ -174,8 +227,14 @@ class Agent:
         return self._latest.get(sender)
 
     def awaited(self) -> tuple[int, ...]:
-        """Senders whose message the current synchronous round needs (all expected, by default)."""
-        return self._all_senders
+        """Senders whose message the current synchronous round needs: the live peers, by default.
+
+        A peer that rejoined counts from the first round it sent (``PeerState.since_round``).
+        """
+        m = self.membership
+        if not m.changes:
+            return self._all_senders
+        return tuple(j for j in m.live_peers if m.state[j].since_round <= self.iteration)
 
     def missing(self) -> list[int]:
         """Awaited senders whose message for the current round has not arrived (sync protocol).
@@ -214,11 +273,21 @@ class Agent:
         self.iteration += 1
         if self.record:
             self.trajectory.append(self.estimate().copy())
-        flood = self._peer_done or any([m.done for m in inbox.values()])
-        if self._stop_next or flood:
+        stopped = [m for m in inbox.values() if m.done]
+        flood = self._peer_done or bool(stopped)
+        # With the decentralized rule, a final message certifies convergence only if its stop counter is > 0: a
+        # robot that stopped at its cap sends 0, and its neighbours then stop too, without claiming convergence.
+        certified = flood if self.stopper is None else (
+            self._peer_certified or any([m.converged_rounds > 0 for m in stopped]))
+        if self._stop_next or certified:
             self.converged = True
+            self.stop_reason = StopReason.CONVERGED
         if self._stop_next or flood or self.iteration >= self.max_iterations:
             self.done = True
+            if not self.converged:
+                self.stop_reason = StopReason.ITERATION_CAP
+            if self.stopper is not None:  # what the final messages certify
+                self.stopper.count = max(self.stopper.count, 1) if self.converged else 0
         out = self._outgoing()
         if self.done:
             self._inbox.clear()
@@ -239,6 +308,84 @@ class Agent:
         out = [m for m in self._final if m.receiver == BROADCAST or m.receiver in owed]
         self.stats.farewells += len(out)
         return self._send(out)
+
+    # ------------------------------------------------------------------ membership
+    def peer_left(self, peer: int) -> ChangeKind:
+        """``peer`` is gone (dead, or cut off): go on without it, or stop if this algorithm cannot.
+
+        The transport decides when (the ROS liveness module after ``neighbor_timeout``, the
+        simulator's fault schedule). The peer's buffered messages are dropped, rounds stop
+        waiting for it and its stop counter no longer counts; the stop threshold becomes
+        :attr:`loss_threshold`, since the remaining graph's diameter is not known. Then the
+        algorithm's :meth:`_forget` adapts its state (edge ADMM drops the edge's dual,
+        mixing methods give the edge's weight to the self-weight, ...). An algorithm that
+        cannot adapt stops with ``stop_reason`` ``PEER_LOST`` (``COORDINATOR_LOST`` for a
+        star's robot; ``ISOLATED`` when no neighbour is left).
+        """
+        if self.done or not self.membership.leave(peer, self.iteration):
+            return ChangeKind.NO_CHANGE
+        for got in self._inbox.values():
+            got.pop(peer, None)
+        self._fresh.discard(peer)
+        self._latest.pop(peer, None)
+        self._graph_changed()
+        if peer < 0:  # robots of a star compute nothing without their coordinator
+            return self._halt(StopReason.COORDINATOR_LOST)
+        if not self._forget(peer):
+            return self._halt(StopReason.PEER_LOST)
+        if not self.membership.live_peers:
+            return self._halt(StopReason.ISOLATED)
+        return ChangeKind.ADAPTED
+
+    def peer_joined(self, peer: int, incarnation: int = 0, since_round: int | None = None) -> ChangeKind:
+        """``peer`` is back (a restarted process, or a healed link): take it into the rounds again.
+
+        ``since_round``: the first round of the peer's that a synchronous round waits for
+        (default: this agent's next round). The algorithm's :meth:`_welcome` re-creates the
+        peer's share of the state, warm-started from this agent's own.
+        """
+        s = self.membership.state.get(peer)
+        if self.done or s is None or (s.live and incarnation <= s.incarnation):
+            return ChangeKind.NO_CHANGE
+        if s.live:  # restarted faster than it was declared gone: its old state goes first
+            self.peer_left(peer)
+            if self.done:
+                return ChangeKind.STOPPED
+        self.membership.join(peer, incarnation, self.iteration if since_round is None else since_round)
+        self._after_stop_heard.pop(peer, None)
+        self._graph_changed()
+        self._welcome(peer)
+        if self.speaks_first or self.iteration > 0:
+            self._reply.extend(self.restate(to=peer))  # it waits for this round's message from us
+        return ChangeKind.ADAPTED
+
+    def welcome_messages(self) -> list[Message]:
+        """After :meth:`peer_joined` called by a driver: the messages the joined peer must get now."""
+        reply, self._reply = self._reply, []
+        return reply
+
+    def _graph_changed(self) -> None:
+        if self.stopper is not None:
+            self.stopper.threshold = max(self.stopper.threshold, self.loss_threshold)
+            self.stopper.count = 0
+        self.tuning_delay = max(self.tuning_delay, self.loss_threshold)
+
+    def _halt(self, reason: StopReason) -> ChangeKind:
+        """Stop now, not converged, with ``reason`` (the status says it; no message goes out)."""
+        self.done, self.converged, self.stop_reason = True, False, reason
+        self._inbox.clear()
+        self._final = []
+        return ChangeKind.STOPPED
+
+    def _forget(self, peer: int) -> bool:
+        """Drop ``peer``'s share of the algorithm state; False if the algorithm cannot go on without it.
+
+        Default: it cannot (coordinator forms and algorithms whose invariants need every robot).
+        """
+        return False
+
+    def _welcome(self, peer: int) -> None:
+        """Re-create ``peer``'s share of the state after :meth:`_forget` (default: nothing to do)."""
 
     # ------------------------------------------------------------------ hooks
     def _outgoing(self) -> list[Message]:
@@ -338,11 +485,18 @@ class Agent:
             self._set_tunable(name, value)
         self.applied_tuning = t
 
+    def resync(self) -> Tuning | None:
+        """Flood a swarm-wide resynchronization: the current values, a new epoch, in force at a common round.
+
+        Algorithms whose invariant a membership change breaks restart it at that round (DIGing's tracker).
+        """
+        return self.tune({})
+
     # ------------------------------------------------------------------ helpers
     def peer_counts(self, inbox: dict[int, Message]) -> list[int] | None:
         """Every expected peer's stop counter (this round's, else its latest); None if one was never heard."""
         counts = []
-        for sender in self.expected:
+        for sender in (self.membership.live_peers if self.membership.changes else self.expected):
             msg = inbox.get(sender) or self.latest(sender)
             if msg is None:
                 return None
@@ -358,7 +512,7 @@ class Agent:
         return Message(sender=self.agent_id, receiver=receiver, iteration=it,
                        algorithm=self.algorithm, kind=kind, dim=self.wire_dim, done=self.done,
                        converged_rounds=self.stopper.count if self.stopper else 0, tuning=self.tuning,
-                       **blocks)  # type: ignore[arg-type]
+                       incarnation=self.incarnation, **blocks)  # type: ignore[arg-type]
 
     def _send(self, out: list[Message]) -> list[Message]:
         self.stats.sent += len(out)
@@ -385,8 +539,21 @@ class Agent:
                 n_dual and not _finite_sum(dual)) or (n_consensus and not _finite_sum(consensus)) or (
                 n_aux and not _finite_sum(aux)):
             return "non_finite"
+        if (n_primal and not _bounded(primal)) or (n_dual and not _bounded(dual)) or (
+                n_consensus and not _bounded(consensus)) or (n_aux and not _bounded(aux)):
+            return "out_of_range"
         if msg.tuning is not None and msg.tuning is not self.tuning and not self._valid_tuning(msg.tuning):
             return "bad_tuning"
+        peer = self.membership.state[msg.sender]
+        if msg.incarnation != peer.incarnation:  # checked once the message is known to be well formed
+            if msg.incarnation < peer.incarnation:
+                return "old_incarnation"
+            if peer.incarnation or not peer.live:  # a restarted robot (first contact only records it)
+                self.peer_joined(msg.sender, msg.incarnation)
+            else:
+                peer.incarnation = msg.incarnation
+        elif not peer.live:
+            return "departed"
         if self.asynchronous:
             last = self._latest.get(msg.sender)
             if last is not None and msg.iteration < last.iteration:
@@ -394,11 +561,14 @@ class Agent:
             if last is not None and msg.iteration == last.iteration:
                 return "duplicate"
             return None
-        if msg.iteration < self.iteration:
+        if peer.pairing is not Pairing.FIXED:  # a new or (re)joined peer: pair its rounds with ours
+            self.membership.pair(msg.sender, msg.iteration, self.iteration, self.future_window)
+        it = msg.iteration + peer.offset
+        if it < self.iteration:
             return "stale"
-        if msg.iteration > self.iteration + self.future_window:
+        if it > self.iteration + self.future_window:
             return "too_early"
-        if msg.sender in self._inbox.get(msg.iteration, {}):
+        if msg.sender in self._inbox.get(it, {}):
             return "duplicate"
         return None
 
@@ -412,6 +582,19 @@ def _finite_sum(v: np.ndarray) -> bool:
         return math.isfinite(sum(v.tolist()))
     with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is the answer here, not a warning
         return math.isfinite(float(v.sum()))
+
+
+VALUE_BOUND = 1e100
+"""Largest magnitude accepted in a payload: no robot's state is near it, and such a value would overflow the
+receiver's arithmetic (squares, products) into Inf within a few rounds."""
+
+
+def _bounded(v: np.ndarray) -> bool:
+    """True if every entry of the (finite) block ``v`` is within +-VALUE_BOUND."""
+    if v.size <= 32:
+        values = v.tolist()
+        return max(values) <= VALUE_BOUND and min(values) >= -VALUE_BOUND
+    return float(np.abs(v).max()) <= VALUE_BOUND
 
 
 def vector_norm(v: np.ndarray) -> float:

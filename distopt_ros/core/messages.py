@@ -138,11 +138,14 @@ class Message:
     """Bits this payload costs on the air when it is not plain float64 (0 = 64 per float)."""
     tuning: Tuning | None = None
     """The newest swarm-wide parameter set the sender knows (None until one was set)."""
+    incarnation: int = 0
+    """The sender's process incarnation: a restarted robot sends a larger one, so its new rounds are
+    told from the old process's (0 in a simulation without restarts)."""
 
     def __init__(self, sender: int, receiver: int, iteration: int, algorithm: str, kind: str, dim: int,
                  primal: object = _EMPTY, dual: object = _EMPTY, consensus: object = _EMPTY,
                  aux: object = _EMPTY, done: bool = False, converged_rounds: int = 0, rho: float = 0.0,
-                 bit_cost: int = 0, tuning: Tuning | None = None) -> None:
+                 bit_cost: int = 0, tuning: Tuning | None = None, incarnation: int = 0) -> None:
         # Written by hand (the dataclass's frozen __init__ sets each field through
         # object.__setattr__): every message sent and received is built here. The instance is
         # still frozen: attribute assignment raises FrozenInstanceError.
@@ -152,7 +155,8 @@ class Message:
             dual=dual if dual is _EMPTY else _frozen_block(dual),
             consensus=consensus if consensus is _EMPTY else _frozen_block(consensus),
             aux=aux if aux is _EMPTY else _frozen_block(aux),
-            done=done, converged_rounds=converged_rounds, rho=rho, bit_cost=bit_cost, tuning=tuning)
+            done=done, converged_rounds=converged_rounds, rho=rho, bit_cost=bit_cost, tuning=tuning,
+            incarnation=incarnation)
 
     def blocks(self) -> dict[str, np.ndarray]:
         """The float blocks by name."""

@@ -68,6 +68,8 @@ class AlgorithmSpec:
                                  f"({type(objective).__name__} has project): algorithm must be one of {honour}")
         agent = self.build(robot_id, problem, graph, params, record)
         agent.tuning_delay = graph.diameter() + 1
+        # Once robots leave or return the diameter is unknown; num_robots - 1 bounds it while connected.
+        agent.loss_threshold = graph.num_nodes - 1 + int(params.get("stop_patience", 1))
         return agent
 
     @property
@@ -113,7 +115,7 @@ ALGORITHM_SPECS: dict[str, AlgorithmSpec] = {
             "dgd", "decentralized gradient descent with Metropolis weights", "broadcast",
             lambda i, prob, g, p, rec: DGDAgent(i, prob.objectives[i], g.neighbors(i), metropolis_row(g, i),
                                                 p["step"], p["max_iterations"], step_decay=_decay(p), record=rec,
-                                                **_stop(g, p)),
+                                                resilient_f=p.get("resilient_f", 0), **_stop(g, p)),
             doc_section="Distributed gradient descent (DGD)", constraints="project"),
         AlgorithmSpec(
             "diging", "DIGing gradient tracking", "broadcast",

@@ -177,14 +177,24 @@ def linear_allocation_problem(num_robots: int, capacity: float = 3.0) -> Resourc
     return ResourceProblem(costs, np.array([capacity * (n - 1) - 1.0]))
 
 
-def reference_solution(cfg: SwarmConfig, problem: Any | None = None) -> dict[int, np.ndarray]:
-    """What each robot's estimate must converge to: the common optimum, or its own share of it."""
+def reference_solution(cfg: SwarmConfig, problem: Any | None = None,
+                       live: Sequence[int] | None = None) -> dict[int, np.ndarray]:
+    """What each robot's estimate must converge to: the common optimum, or its own share of it.
+
+    ``live``: only these robots remain (the others left): the centralized solve of their
+    objectives alone, which a swarm that lost robots must converge to.
+    """
     prob = problem if problem is not None else make_problem(cfg)
+    ids = list(range(cfg.num_robots)) if live is None else sorted(int(i) for i in live)
     if isinstance(prob, Problem):
-        x = prob.centralized_optimum()
-        return {i: x for i in range(cfg.num_robots)}
+        x = (prob if live is None else Problem(tuple(prob.objectives[i] for i in ids))).centralized_optimum()
+        return {i: x for i in ids}
+    if live is not None and isinstance(prob, CoupledProblem):
+        prob = CoupledProblem([prob.objectives[i] for i in ids], [prob.A[i] for i in ids], [prob.b[i] for i in ids])
+    elif live is not None:  # a shared resource: the remaining bidders alone must meet b
+        prob = ResourceProblem([prob.costs[i] for i in ids], prob.b, [prob.matrices[i] for i in ids])
     xs, _dual = prob.solve()
-    return {i: np.asarray(xs[i]) for i in range(cfg.num_robots)}
+    return {i: np.asarray(xs[k]) for k, i in enumerate(ids)}
 
 
 @functools.lru_cache(maxsize=8)

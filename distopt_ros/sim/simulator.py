@@ -26,6 +26,7 @@ import numpy as np
 from distopt_ros.core.agent import Agent
 from distopt_ros.core.messages import BROADCAST, Message
 from distopt_ros.core.network import NetworkModel
+from distopt_ros.sim.faults import FaultSchedule
 
 
 @dataclass
@@ -89,7 +90,7 @@ class _Recorder:
         for hook in self.hooks:
             hook(len(self.costs), self.agents)
         self.costs.append((sum(self.sent.values()), sum(self.bits.values()), time.perf_counter() - self.started))
-        vecs = [np.asarray(self.agents[i].estimate(), dtype=float).reshape(-1) for i in self.ids]
+        vecs = [np.asarray(self.agents[i].estimate(), dtype=float).reshape(-1) for i in self.ids if i in self.agents]
         if len({v.size for v in vecs}) == 1:  # residual/error only when all estimates live in one space
             est = np.array(vecs)
             if self.optimum is not None:
@@ -116,21 +117,26 @@ def _listeners(agents: Mapping[int, Agent]) -> dict[int, list[int]]:
 def simulate(agents: Mapping[int, Agent], max_rounds: int = 100_000, network: NetworkModel | None = None,
              optimum: np.ndarray | None = None, track: list[int] | None = None,
              metrics: Mapping[str, Callable[[Mapping[int, Agent]], float]] | None = None,
-             on_round: Callable[[int, Mapping[int, Agent]], None] | None = None) -> SimResult:
+             on_round: Callable[[int, Mapping[int, Agent]], None] | None = None,
+             faults: FaultSchedule | None = None) -> SimResult:
     """Run the agents to completion (all done, nothing left to do, or ``max_rounds``).
 
     ``optimum`` (with ``track``, the ids whose estimates count; default all agents with
     id >= 0) enables the per-round error history; ``metrics`` adds named per-round values.
     ``on_round(round, agents)`` runs after every round (tick): scripted interventions such as
     a live parameter change (:meth:`Agent.tune`), exactly where the ROS runner's hook would.
+    ``faults`` kills, restarts and cuts robots at scripted rounds (:mod:`distopt_ros.sim.faults`);
+    the result then holds the robots running at the end (estimates of the dead are left out).
     """
     ids = track if track is not None else sorted(a for a in agents if a >= 0)
-    recorder = _Recorder(agents, optimum, ids, metrics)
+    live = dict(agents)  # the running agents: faults change it
+    recorder = _Recorder(live, optimum, ids, metrics)
     if on_round is not None:
         recorder.hooks.append(on_round)
+    schedule = faults if faults is not None else FaultSchedule([])
     if network is None or (network.lossless_synchronous and network.quantizer is None):
-        return _simulate_sync(agents, max_rounds, recorder)
-    return _simulate_ticks(agents, max_rounds, network, recorder)
+        return _simulate_sync(live, max_rounds, recorder, schedule)
+    return _simulate_ticks(live, max_rounds, network, recorder, schedule)
 
 
 def _result(agents: Mapping[int, Agent], rounds: int, sent: dict[int, int], bits: dict[int, int],
@@ -153,9 +159,9 @@ def _result(agents: Mapping[int, Agent], rounds: int, sent: dict[int, int], bits
     return res
 
 
-def _simulate_sync(agents: Mapping[int, Agent], max_rounds: int, recorder: _Recorder) -> SimResult:
+def _simulate_sync(agents: dict[int, Agent], max_rounds: int, recorder: _Recorder,
+                   faults: FaultSchedule) -> SimResult:
     listeners = _listeners(agents)
-    order = sorted(agents)
     started = time.perf_counter()
     sent: dict[int, int] = defaultdict(int)
     bits: dict[int, int] = defaultdict(int)
@@ -167,37 +173,44 @@ def _simulate_sync(agents: Mapping[int, Agent], max_rounds: int, recorder: _Reco
             bits[msg.sender] += msg.bits
         return messages
 
+    order = sorted(agents)
     queue: list[Message] = emit([m for aid in order for m in agents[aid].start()])
     delivered = rounds = 0
     recorder()
     while True:
-        for msg in queue:
-            targets = listeners.get(msg.sender, []) if msg.receiver == BROADCAST else [msg.receiver]
-            for t in targets:
-                if t in agents and agents[t].receive(msg) is None:
-                    delivered += 1
+        while queue:  # replies (a welcome, a catch-up, a farewell) go out in the same round
+            replies: list[Message] = []
+            for msg in queue:
+                targets = listeners.get(msg.sender, []) if msg.receiver == BROADCAST else [msg.receiver]
+                for t in targets:
+                    if t in agents and not faults.blocked(rounds, msg.sender, t):
+                        receipt = agents[t].receive(msg)
+                        delivered += receipt.accepted
+                        replies.extend(receipt.reply)
+            queue = emit(replies)
         if rounds >= max_rounds:
             break
-        queue = []
+        if faults.faults:
+            queue = emit(faults.apply(rounds + 1, agents))
+            order = sorted(agents)
         stepped = False
         for aid in order:
             agent = agents[aid]
             if agent.ready():
                 queue.extend(emit(agent.step()))
                 stepped = True
-        if not stepped:
+        if not stepped and not queue and not faults.pending(rounds + 1):
             break
         rounds += 1
         recorder()
     return _result(agents, rounds, sent, bits, delivered, 0, started, recorder)
 
 
-def _simulate_ticks(agents: Mapping[int, Agent], max_ticks: int, network: NetworkModel,
-                    recorder: _Recorder) -> SimResult:
+def _simulate_ticks(agents: dict[int, Agent], max_ticks: int, network: NetworkModel,
+                    recorder: _Recorder, faults: FaultSchedule) -> SimResult:
     listeners = _listeners(agents)
-    order = sorted(agents)
-    for aid in order:
-        agents[aid].set_asynchronous(True)
+    for agent in agents.values():
+        agent.set_asynchronous(True)
     started = time.perf_counter()
     sent: dict[int, int] = defaultdict(int)
     bits: dict[int, int] = defaultdict(int)
@@ -213,24 +226,26 @@ def _simulate_ticks(agents: Mapping[int, Agent], max_ticks: int, network: Networ
             bits[msg.sender] += cost
             targets = listeners.get(msg.sender, []) if msg.receiver == BROADCAST else [msg.receiver]
             for t in targets:
+                if faults.blocked(now, msg.sender, t):
+                    continue  # a dead robot or a cut link: nothing arrives (not the radio model's loss)
                 if network.drop(msg.sender, t):
                     dropped += 1
                 else:
                     in_flight[now + 1 + network.delay()].append((t, wire))
 
-    for aid in order:
+    for aid in sorted(agents):
         transmit(agents[aid].start(), 0)
     recorder()
     tick = 0
-    while tick < max_ticks and not all(a.done for a in agents.values()):
+    while tick < max_ticks and (faults.pending(tick + 1) or not all(a.done for a in agents.values())):
         tick += 1
+        transmit(faults.apply(tick, agents), tick)
         for target, msg in in_flight.pop(tick, []):
-            reason = agents[target].receive(msg)
-            if reason is None:
-                delivered += 1
-            elif reason == "after_stop":
-                transmit(agents[target].farewell(), tick)
-        for aid in order:
+            if target in agents:
+                receipt = agents[target].receive(msg)
+                delivered += receipt.accepted
+                transmit(list(receipt.reply), tick)
+        for aid in sorted(agents):
             agent = agents[aid]
             if not agent.done and network.active(aid):
                 transmit(agent.step(), tick)

@@ -109,7 +109,7 @@ class ConsensusADMMCoordinator(Agent):
         # The mean as sum / count (what np.mean computes, without its dispatch); sealed, so the
         # broadcast shares it.
         z_new = seal((x + y / self.rho).sum(axis=0) / len(ids))
-        n, dim = self.num_robots, self.dim
+        n, dim = len(ids), self.dim  # the live robots
         self.primal_residual = vector_norm((x - z_new).ravel())
         self.dual_residual = math.sqrt(n) * self.rho * vector_norm(z_new - self.z)
         self.z = z_new
@@ -130,6 +130,10 @@ class ConsensusADMMCoordinator(Agent):
 
     def estimate(self) -> np.ndarray:
         return self.z
+
+    def _forget(self, peer: int) -> bool:
+        """Global consensus ADMM from any state converges: the average simply runs over the live robots."""
+        return True
 
 
 class RelaxedADMMAgent(Agent):
@@ -198,6 +202,19 @@ class RelaxedADMMAgent(Agent):
 
     # rho and alpha are tunable (the schema's live list), swarm-wide: any z is a valid starting
     # point of relaxed ADMM, so a change applied by every robot at one round acts as a warm restart.
+
+    # Membership: any z is a valid starting point, so the remaining robots run edge ADMM on the
+    # remaining graph from where they are, and converge to the remaining robots' optimum.
+    def _forget(self, peer: int) -> bool:
+        """The edge to ``peer`` is gone: drop its dual ``z_ij`` (docs/algorithms.md, "Robots that leave and rejoin")."""
+        self.neighbors = tuple(j for j in self.neighbors if j != peer)
+        self.z.pop(peer, None)
+        return True
+
+    def _welcome(self, peer: int) -> None:
+        """The edge is back: ``z_ij = rho x_i``, half of the consensus value ``z_ij + z_ji = 2 rho x``."""
+        self.neighbors = tuple(sorted({*self.neighbors, peer}))
+        self.z[peer] = self.rho * np.asarray(self.x, dtype=float)
 
 
 def admm_optimal_rho_equal_curvature(curvature: float) -> tuple[float, float]:

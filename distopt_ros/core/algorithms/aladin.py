@@ -88,6 +88,10 @@ class AveragingCoordinator(Agent):
     def estimate(self) -> np.ndarray:
         return self.z
 
+    def _forget(self, peer: int) -> bool:
+        """The z-step averages the live robots' proposals."""
+        return True
+
 
 def rcaladin_swarm(objectives: Sequence[LocalObjective], rho: float, max_iterations: int, tolerance: float = 0.0,
                    record: bool = False) -> dict[int, Agent]:

@@ -63,6 +63,18 @@ class ATGAgent(Agent):
         return [self._message(j, "edge", primal=x, consensus=seal(-self.z[j] + 2 * self.rho * ys))
                 for j in self.neighbors]
 
+    def _forget(self, peer: int) -> bool:
+        """Drop the edge's tracker state: ATG's trackers forget any initialization, so they re-converge."""
+        self.neighbors = tuple(j for j in self.neighbors if j != peer)
+        self.z.pop(peer, None)
+        self._track()
+        return True
+
+    def _welcome(self, peer: int) -> None:
+        self.neighbors = tuple(sorted({*self.neighbors, peer}))
+        self.z[peer] = self.rho * np.concatenate([self.y, self.s])
+        self._track()
+
     def _update(self, inbox: dict[int, Message]) -> None:
         for j, msg in inbox.items():
             self.z[j] = (1 - self.alpha) * self.z[j] + self.alpha * np.asarray(msg.consensus)

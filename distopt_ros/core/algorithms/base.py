@@ -41,6 +41,8 @@ class MixingAgent(Agent):
         super().__init__(agent_id, dim, {j: dict(blocks) for j in nbrs}, max_iterations, record)
         self.neighbors = nbrs
         self.weights = check_weight_row(agent_id, nbrs, weights)
+        self._lent: dict[int, float] = {}
+        """Weights of departed neighbours, held by the self-weight until they return."""
         self.tolerance = float(tolerance)
         self.stopper = ToleranceStopper(tolerance, at_least(stop_threshold, "stop_threshold", 1))
 
@@ -59,6 +61,23 @@ class MixingAgent(Agent):
         for j in self.neighbors:
             total = total + self.weights[j] * values.get(j, own)
         return total
+
+    def _forget(self, peer: int) -> bool:
+        """The edge's weight goes to the self-weight: the remaining matrix stays symmetric and doubly stochastic.
+
+        Both ends do it, each from its own row, so no degree needs to be exchanged again.
+        """
+        self.neighbors = tuple(j for j in self.neighbors if j != peer)
+        self._lent[peer] = self.weights.pop(peer)
+        self.weights[self.agent_id] += self._lent[peer]
+        return True
+
+    def _welcome(self, peer: int) -> None:
+        """The edge's weight comes back from the self-weight."""
+        w = self._lent.pop(peer, 0.0)
+        self.weights[self.agent_id] -= w
+        self.weights[peer] = w
+        self.neighbors = tuple(sorted({*self.neighbors, peer}))
 
     def _get_tunable(self, name: str) -> float:
         return self.step_size if name == "step" else getattr(self, name)  # step() is the agent's method

@@ -13,6 +13,7 @@ import numpy as np
 from distopt_ros.core.agent import Agent
 from distopt_ros.core.algorithms.base import MixingAgent
 from distopt_ros.core.graphs import Graph
+from distopt_ros.core.membership import Receipt, ReceiptKind
 from distopt_ros.core.messages import BROADCAST, Message
 from distopt_ros.core.validation import as_finite_array, at_least
 
@@ -120,12 +121,11 @@ class GossipAgent(Agent):
             raise ValueError("gossip runs asynchronously: give the simulator a NetworkModel")
         return super().start()
 
-    def receive(self, msg: Message) -> str | None:
-        notices = self.stats.done_notices
-        reason = super().receive(msg)
-        if reason is None and self.stats.done_notices == notices:
+    def receive(self, msg: Message) -> Receipt:
+        receipt = super().receive(msg)
+        if receipt.kind is ReceiptKind.ACCEPTED:
             self._queue.append(msg)  # every handshake message counts, not only the latest
-        return reason
+        return receipt
 
     def _outgoing(self) -> list[Message]:
         out, self._pending = self._pending, []

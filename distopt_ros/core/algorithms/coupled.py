@@ -178,6 +178,19 @@ class CoupledADMMAgent(Agent):
 
     # gamma, kappa, rho and alpha are tunable, swarm-wide (the schema's live list for coupled).
 
+    def _forget(self, peer: int) -> bool:
+        """Drop the edge's tracker state: the proxies forget it, and the live robots' coupled problem
+        (their own ``A_i``, ``b_i``) is what the primal-dual iteration then solves."""
+        self.neighbors = tuple(j for j in self.neighbors if j != peer)
+        self.z.pop(peer, None)
+        self._proxy()
+        return True
+
+    def _welcome(self, peer: int) -> None:
+        self.neighbors = tuple(sorted({*self.neighbors, peer}))
+        self.z[peer] = self.rho * self.proxy
+        self._proxy()
+
 
 def coupled_swarm(problem: CoupledProblem, graph: Graph, rho: float = 1.0, alpha: float = 0.5, gamma: float = 0.1,
                   kappa: float = 1.0, max_iterations: int = 10_000, tolerance: float = 0.0, patience: int = 3,

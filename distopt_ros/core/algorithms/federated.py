@@ -120,8 +120,16 @@ class FedServer(Agent):
         self._sample()
 
     def _sample(self) -> None:
-        count = max(math.ceil(self.fraction * self.num_clients), 1)
-        self.selected = tuple(sorted(int(i) for i in self.rng.choice(self.num_clients, size=count, replace=False)))
+        live = self.membership.live_peers if self.membership.changes else tuple(range(self.num_clients))
+        count = min(max(math.ceil(self.fraction * len(live)), 1), len(live))
+        self.selected = tuple(sorted(int(i) for i in self.rng.choice(live, size=count, replace=False)))
+
+    def _forget(self, peer: int) -> bool:
+        """The server samples among the live clients; a gone client drops out of this round's sample too."""
+        self.selected = tuple(i for i in self.selected if i != peer)
+        if not self.selected:
+            self._sample()
+        return True
 
     def start(self) -> list[Message]:
         if self.record and not self.trajectory:
@@ -129,7 +137,7 @@ class FedServer(Agent):
         return self._send(self._outgoing())
 
     def awaited(self) -> tuple[int, ...]:
-        return self.selected  # only this round's sampled clients answer
+        return self.selected  # only this round's sampled (live) clients answer
 
     def _outgoing(self) -> list[Message]:
         mask = np.zeros(self.num_clients)

@@ -162,6 +162,10 @@ class AuctioneerAgent(Agent):
     def estimate(self) -> np.ndarray:
         return self.p
 
+    def _forget(self, peer: int) -> bool:
+        """The live bidders alone must now meet ``b``: the price moves to that problem's multiplier."""
+        return True
+
 
 def price_swarm(problem: ResourceProblem, mode: str = "dual", step: float = 0.1, max_iterations: int = 1000,
                 tolerance: float = 0.0, target: Callable[[int], np.ndarray] | None = None,
