@@ -185,6 +185,16 @@ class Host:
                 proc.wait(timeout=STOP_GRACE)
 
 
+def set_link(host: Host, up: bool) -> None:
+    """Plug ``host``'s cable into the bridge (``up``) or pull it: its port on the hub goes up or down.
+
+    The host's own ``eth0`` keeps its address and routes (it only loses carrier), so a heal needs
+    nothing but the port back up: a network partition, as a radio drop-out is to the robots.
+    """
+    base, index = host.name.rsplit("-h", 1)
+    _ip("-n", f"{base}-hub", "link", "set", f"v{index}", "up" if up else "down")
+
+
 @contextlib.contextmanager
 def _sigterm_raises() -> Iterator[None]:
     """While inside: SIGTERM raises SystemExit (so ``finally`` blocks run) instead of ending Python at once."""

@@ -146,4 +146,4 @@ def test_a_robot_that_cannot_converge_says_so_and_the_monitor_reports_it(tmp_pat
     outs = _finish(procs)
     assert [p.returncode for p in procs] == [3, 3, 3, 3]
     assert "STOPPED WITHOUT CONVERGING" in outs[0][0]
-    assert all("(iteration cap)" in err for _, err in outs[1:])
+    assert all("(iteration_cap)" in err for _, err in outs[1:])

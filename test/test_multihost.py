@@ -24,6 +24,7 @@ Needs root and iproute2; skipped (with the reason) where network namespaces cann
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -36,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from netns import Host, can_create_namespaces, hosts
+from netns import Host, can_create_namespaces, hosts, set_link
 
 pytestmark = pytest.mark.ros
 
@@ -58,7 +59,7 @@ UDP_ONLY = "UDPv4"
 """Fast DDS's transports in the namespaces: UDP only. The namespaces share /dev/shm and /etc/machine-id, so
 Fast DDS could take processes on different "hosts" for one machine and pass data between them in shared
 memory, past the interfaces under test (and its ports, numbered per namespace, could collide)."""
-ESTIMATE = re.compile(r"stopped at iteration (\d+) \((converged|iteration cap)\); estimate (\[[^\]]*\])")
+ESTIMATE = re.compile(r"stopped at iteration (\d+) \((converged|iteration_cap)\); estimate (\[[^\]]*\])")
 MAX_ERROR = re.compile(r"max error to optimum : (\S+)")
 ITERATIONS = re.compile(r"iterations           : (\d+)")
 
@@ -275,3 +276,92 @@ def test_rendezvous_example_split_across_network_namespaces_meets_at_the_rendezv
         probes=False)
     _check_converged_across_hosts(run, {i: own[i]["neighbors"] for i in own})
     assert "neighbors [1, 3, 4]" in run.logs["robot_2"], run.logs["robot_2"][-2000:]  # from its own file
+
+
+STATUS_PROBE = """
+import json, os, sys
+import rclpy
+from distopt_ros.msg import RobotStatus
+from distopt_ros.ros.qos import status_qos
+rclpy.init()
+node = rclpy.create_node("status_probe")
+def show(m):
+    print(json.dumps({"id": int(m.robot_id), "it": int(m.iteration), "est": list(m.estimate),
+                      "gone": list(m.peers_gone)}), flush=True)
+for i in range(int(sys.argv[2])):
+    node.create_subscription(RobotStatus, f"/robot_{i}/status", show, status_qos())
+print("ready", flush=True)
+while not os.path.exists(sys.argv[1]):
+    rclpy.spin_once(node, timeout_sec=0.05)
+"""
+"""Prints every robot status it receives as one JSON line, until the file argv[1] exists."""
+CUT_SECONDS = 10.0
+
+
+def _latest(log: Path) -> dict[int, dict]:
+    out: dict[int, dict] = {}
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("{"):
+            status = json.loads(line)
+            out[status["id"]] = status
+    return out
+
+
+def test_a_10_s_partition_splits_the_swarm_and_the_heal_restores_the_full_optimum(
+        namespaces_possible: None, tmp_path: Path, domain_id: int) -> None:
+    """8 robots, 4 per namespaced host; host B's cable pulled for 10 s mid-run, then plugged back.
+
+    During the cut each half is a swarm of its own and converges to its own robots' centralized optimum
+    (checked on the last statuses before the heal, 1e-5), naming the robots across the cut as gone; after
+    the heal the whole swarm converges to the full optimum (every robot's final estimate, 1e-8). The
+    stopping rule is off (tolerance 0), so both halves are still running when the link comes back."""
+    from distopt_ros.core.scenario import SwarmConfig, reference_solution
+
+    params = {"algorithm": "radmm", "num_robots": 8, "topology": "ring", "seed": 7, "tolerance": 0.0,
+              "max_iterations": 1200, "round_period": 0.03, "neighbor_timeout": 1.5, "status_period": 0.25}
+    cfg = SwarmConfig.from_mapping(params)
+    params_file = tmp_path / "swarm.yaml"
+    params_file.write_text(yaml.safe_dump({"/**": {"ros__parameters": params}}))
+    placement = {i: 0 if i < 4 else 1 for i in range(8)}
+    log_dir = tmp_path / "ros_log"
+    env = _env(domain_id, "SUBNET", log_dir)
+    stop = tmp_path / "stop_probes"
+    with hosts(2, prefix="distopt-pt") as machines:
+        probes = {f"probe_{h}": _start_python(machines[h], ["-c", STATUS_PROBE, str(stop), "8"], env,
+                                              tmp_path / f"probe_{h}.log") for h in range(2)}
+        assert not _wait_printed(probes, tmp_path, {name: {"ready"} for name in probes}, PROBE_READY_TIMEOUT)
+        procs = {f"robot_{i}": _start_python(machines[h], [
+            "-m", "distopt_ros.ros.robot_node", "--ros-args", "-r", f"__ns:=/robot_{i}", "--params-file",
+            str(params_file), "-p", f"robot_id:={i}"], env, tmp_path / f"robot_{i}.log")
+            for i, h in placement.items()}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            seen = _latest(tmp_path / "probe_0.log")
+            if len(seen) == 8 and min(s["it"] for s in seen.values()) >= 40:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the swarm did not get going: " + str(_latest(tmp_path / "probe_0.log")))
+        set_link(machines[1], False)
+        time.sleep(CUT_SECONDS)
+        during = {**{i: s for i, s in _latest(tmp_path / "probe_0.log").items() if i < 4},
+                  **{i: s for i, s in _latest(tmp_path / "probe_1.log").items() if i >= 4}}
+        set_link(machines[1], True)
+        codes = _wait_all(procs, 90.0)
+        stop.touch()
+        _wait_all(probes, 10.0)
+        logs = {name: (tmp_path / f"{name}.log").read_text(errors="replace") for name in procs}
+
+    left, right = reference_solution(cfg, live=range(4)), reference_solution(cfg, live=range(4, 8))
+    for i, status in during.items():
+        part = left if i < 4 else right
+        assert np.linalg.norm(np.array(status["est"]) - part[i]) < 1e-5, (i, status, part[i])
+    assert 7 in during[0]["gone"] and 4 in during[3]["gone"] and 3 in during[4]["gone"] and 0 in during[7]["gone"]
+    assert "robot 7 is back" in logs["robot_0"], logs["robot_0"][-3000:]
+    full = reference_solution(cfg)
+    for i in range(8):
+        assert codes[f"robot_{i}"] == 3, logs[f"robot_{i}"][-3000:]  # tolerance 0: every robot runs to its cap
+        match = ESTIMATE.search(logs[f"robot_{i}"])
+        assert match, logs[f"robot_{i}"][-3000:]
+        estimate = np.array(yaml.safe_load(match.group(3)), dtype=float)
+        assert np.linalg.norm(estimate - full[i]) < 1e-8, (i, estimate, full[i])

@@ -222,6 +222,9 @@ PARAMETERS: tuple[Param, ...] = (
        live=("dgd", "diging"), algorithms=("dgd", "diging", "price")),
     _P("step_decay", float, 0.0, "dgd diminishing step step/(k+1)^p with this p (0 = constant step)", low=0.5,
        high=1.0, low_open=True, zero_allowed=True, algorithms=("dgd",)),
+    _P("resilient_f", int, 0, "dgd resilient mode (W-MSR): per coordinate, ignore up to F neighbour values above "
+       "and F below the robot's own; tolerates F lying neighbours on (2F+1)-robust graphs (0 = off)", low=0,
+       high=100, algorithms=("dgd",)),
     _P("gamma", float, 0.5, "ATG mixing gain; coupled: dual step", low=0.0, high=1.0, low_open=True,
        live=("atg", "coupled"), algorithms=("atg", "coupled")),
     _P("delta", float, 0.1, "ATG gradient step", low=0.0, low_open=True, live=("atg",), algorithms=("atg",)),
@@ -260,6 +263,12 @@ PARAMETERS: tuple[Param, ...] = (
        scope=ROBOT, group="transport"),
     _P("status_period", float, 0.5, "Seconds between status messages", low=0.01, high=3600.0, scope=ROBOT,
        group="transport"),
+    _P("neighbor_timeout", float, 3.0, "Seconds without a heartbeat (status) or payload after which a peer is "
+       "declared gone and the swarm goes on without it (0 = never)", low=0.0, high=86_400.0, scope=ROBOT,
+       group="transport"),
+    _P("start_without_missing", bool, False, "After startup_timeout, start with the peers present; a missing one "
+       "is taken in when it appears (it joins mid-run). Not with dgd/diging and explicit neighbors (their weights "
+       "need every neighbour's degree)", scope=ROBOT, group="transport"),
     _P("startup_timeout", float, 30.0, "Seconds to wait for the peers before reporting them missing", low=0.1,
        high=86_400.0, scope=ROBOT, group="transport"),
     _P("execution_mode", str, "sync", "sync: step when the round is complete; async: step on a timer",
@@ -446,6 +455,10 @@ def check_transport(params: Mapping[str, Any], supports_async: bool, directed: b
     if lossy and not asynchronous and p["round_timeout"] <= 0:
         raise ParameterError(f"round_timeout must be > 0 when loss is {p['loss']!r} in sync mode, got "
                              f"{p['round_timeout']!r} (a lost message would stall the round forever)")
+    if 0 < p["neighbor_timeout"] <= 2 * p["status_period"]:
+        raise ParameterError(f"neighbor_timeout must be 0 or > 2 * status_period = {2 * p['status_period']:g}, got "
+                             f"{p['neighbor_timeout']!r} (the status messages are the heartbeats: a live peer "
+                             "would look gone)")
     if directed and (lossy or p["round_timeout"] > 0):
         raise ParameterError(f"loss and round_timeout must be none and 0 for {algorithm}, got "
                              f"{p['loss']!r} / {p['round_timeout']!r} (a directed link has no way back to ask "

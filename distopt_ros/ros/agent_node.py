@@ -18,6 +18,11 @@ the robot asks each missing sender again (a ``nack`` payload on the same topics)
 ``round_timeout`` until the round is complete, so the iterates equal a lossless run and only
 the wall time pays for the loss. Without a timeout a lossy link would stall a round forever,
 so that combination is refused; so is loss on a digraph (no reverse link to ask on).
+
+Peers that die, restart or get cut off are noticed by :mod:`distopt_ros.ros.liveness` from
+the status heartbeats (``neighbor_timeout``) and reported to the agent, which adapts or stops
+with a status; each process stamps its payloads with its incarnation, so a restarted robot's
+rounds are told from its old process's.
 """
 
 from __future__ import annotations
@@ -35,11 +40,13 @@ from rclpy.parameter import Parameter
 from rclpy.publisher import Publisher
 
 from distopt_ros.core.agent import Agent
+from distopt_ros.core.membership import ChangeKind, Pairing, ReceiptKind, StopReason
 from distopt_ros.core.messages import BROADCAST, COORDINATOR, Message
 from distopt_ros.core.network import NetworkModel
 from distopt_ros.core.schema import ROS_BUILTIN, SCHEMA, ParameterError, check_transport
 from distopt_ros.msg import RobotStatus
-from distopt_ros.ros.exit_codes import EXIT_NOT_CONVERGED, EXIT_OK
+from distopt_ros.ros.exit_codes import EXIT_NOT_CONVERGED, EXIT_OK, EXIT_PEER_LOST
+from distopt_ros.ros.liveness import Liveness, PeerEvent
 from distopt_ros.ros.qos import apply_preset, status_qos, swarm_qos
 
 LIVE_TRANSPORT = tuple(p.name for p in SCHEMA.values() if "*" in p.live)
@@ -54,6 +61,8 @@ NACK = "nack"
 """Message kind of a retransmission request: "send me your round ``iteration`` again"."""
 HISTORY_ROUNDS = 8
 """Rounds of sent messages kept to answer retransmission requests."""
+INCARNATION_SLACK_US = 86_400 * 10**6
+"""An incarnation is a process start time in microseconds: one more than a day ahead of this clock is forged."""
 
 
 class AgentNode(Node):
@@ -104,6 +113,18 @@ class AgentNode(Node):
         self.qos = swarm_qos(t["qos_reliability"], t["qos_depth"], t["qos_durability"],
                              t["qos_deadline_ms"], t["qos_lifespan_ms"])
         self.startup_timeout = float(t["startup_timeout"])
+        self.start_without_missing = bool(t["start_without_missing"])
+        self._absent: set[str] = set()
+        """Namespaces of peers this robot started without (``start_without_missing``): the start barrier skips them."""
+        self.incarnation = time.time_ns() // 1000  # a restarted process is a later one
+        agent.incarnation = self.incarnation
+        self._incarnations: dict[int, int] = {}
+        self._back_since: dict[int, int] = {}
+        """Per peer taken back after a cut: the stamp (ns, its clock) of the heartbeat that brought it back."""
+        self.neighbor_timeout = float(t["neighbor_timeout"])
+        self.liveness = Liveness(agent.expected, self.neighbor_timeout, time.monotonic())
+        if self.neighbor_timeout > 0:
+            self.create_timer(min(0.25, self.neighbor_timeout / 4), self._check_liveness)
         per_robot_seed = seed * 100_003 + (agent.agent_id % 100_003)
         self.network = NetworkModel(loss=t["loss"], loss_probability=t["loss_probability"],
                                     burst_length=t["burst_length"],
@@ -231,10 +252,12 @@ class AgentNode(Node):
     # ------------------------------------------------------------------ runtime
     def _tick(self) -> None:
         if not self.started:
-            if self.can_start() and all(self._listening(pub, ns) for pub, ns in self._barrier) and all(
-                s.get_publisher_count() >= 1 for s in self._subs
+            if self.can_start() and all(self._listening(pub, [n for n in ns if n not in self._absent])
+                                        for pub, ns in self._barrier) and all(
+                s.get_publisher_count() >= 1 for s in self._subs if s.topic_name.rsplit("/", 1)[0] not in self._absent
             ):
                 self.started = True
+                self.liveness.restart_clock(time.monotonic())
                 self._last_step_time = self.get_clock().now()
                 self._emit(self.agent.start())
                 if not self.asynchronous:  # an asynchronous agent is always "ready": only its timer steps it
@@ -244,6 +267,8 @@ class AgentNode(Node):
                     # Destroyed, not cancelled: a cancelled timer still costs every executor wait.
                     self.destroy_timer(self._poll)
             elif (self.get_clock().now() - self._start_time).nanoseconds > self.startup_timeout * 1e9:
+                if self.start_without_missing and not self._absent and self._start_without_missing():
+                    return
                 self.get_logger().warning(
                     f"still waiting after startup_timeout={self.startup_timeout}s for: "
                     + "; ".join(self.waiting_for_peers())
@@ -325,6 +350,29 @@ class AgentNode(Node):
         """A subclass's own start conditions not yet met, in words (see :meth:`can_start`)."""
         return []
 
+    def peer_namespace(self, peer: int) -> str:
+        """The namespace of ``peer``'s node (its topics live under it)."""
+        from distopt_ros.ros.robot_node import parent_namespace
+
+        parent = parent_namespace(self.get_namespace())
+        return f"{parent}/coordinator" if peer == COORDINATOR else f"{parent}/robot_{peer}"
+
+    def _start_without_missing(self) -> bool:
+        """After startup_timeout: go on without the peers never heard from (they join when they appear).
+
+        False (keep waiting) if every peer is missing: a robot alone has nothing to compute.
+        """
+        missing = [j for j in self.agent.expected if self.liveness.never_heard(j)]
+        if not missing or len(missing) == len(self.agent.expected):
+            return False
+        for j in missing:
+            self.agent.peer_left(j)
+            self._absent.add(self.peer_namespace(j))
+        self.get_logger().warning(
+            f"starting without {', '.join(self.peer_name(j) for j in missing)}: not heard within startup_timeout="
+            f"{self.startup_timeout}s (start_without_missing); taken in when they appear")
+        return True
+
     def can_start(self) -> bool:
         """Extra start condition of a subclass (e.g. a first observation); peers are checked separately."""
         return True
@@ -341,10 +389,17 @@ class AgentNode(Node):
         self._after_step(was_done)
 
     def _on_wire(self, topic: str, wire: Any, convert: Callable[[Any], Message]) -> None:
-        # Sequence numbers are tracked per (topic, sender) and advanced only by an accepted
-        # message, so a malformed or forged payload cannot push the counter ahead and make
-        # the genuine sender's next messages look like replays.
-        key = (topic, int(getattr(wire, "sender_id", -1)))
+        # Sequence numbers are tracked per (topic, sender, incarnation) and advanced only by an accepted
+        # message, so a malformed or forged payload cannot push the counter ahead and make the genuine
+        # sender's next messages look like replays, and a restarted process starts its own sequence.
+        sender, incarnation = int(getattr(wire, "sender_id", COORDINATOR)), int(getattr(wire, "incarnation", 0))
+        if incarnation < self._incarnations.get(sender, 0):
+            self._reject(topic, "old_incarnation")
+            return
+        if incarnation > time.time_ns() // 1000 + INCARNATION_SLACK_US:
+            self._reject(topic, "future_incarnation")
+            return
+        key = (topic, sender, incarnation)
         seq = int(getattr(wire, "seq", 0))
         if seq <= self._last_seq.get(key, 0):
             self._reject(topic, "duplicate_seq")
@@ -357,24 +412,84 @@ class AgentNode(Node):
         if self.network.drop(msg.sender, self.agent.agent_id):
             self.messages_lost += 1  # the modelled radio lost it
             return
+        if self._back_since and msg.sender in self._back_since and self._sent_before_back(msg.sender, wire):
+            self._reject(topic, "before_rejoin")
+            return
         if msg.kind == NACK:
             self._last_seq[key] = seq
             self._answer_request(topic, msg)
             return
-        reason = self.agent.receive(msg)
-        if reason == "after_stop":
-            self._emit(self.agent.farewell())  # a neighbour that missed our final message gets it again
-            return
-        if reason == "redundant":
-            return  # a resent round someone else asked for, or one we already have
-        if reason is not None:
+        receipt = self.agent.receive(msg)
+        self._emit(list(receipt.reply))  # a farewell, a welcome, or this round after catching up
+        if receipt.kind is ReceiptKind.REFUSED:
             self.get_logger().warning(
-                f"rejected message on {topic} (iteration {msg.iteration}): {reason}",
+                f"rejected message on {topic} (iteration {msg.iteration}): {receipt.reason}",
                 throttle_duration_sec=5.0)
             return
+        if not receipt.accepted:
+            return  # after our stop, or a resent round someone else asked for
         self._last_seq[key] = seq
+        self._incarnations[msg.sender] = incarnation
+        if self.liveness.heard(msg.sender, incarnation, time.monotonic()) is PeerEvent.RESTARTED:
+            self.get_logger().info(f"{self.peer_name(msg.sender)} restarted (a new process); taken back in at its "
+                                   f"round {msg.iteration}")
         if self.started and not self.asynchronous:
             self._advance()
+
+    # ------------------------------------------------------------------ liveness
+    def peer_name(self, peer: int) -> str:
+        return "the coordinator" if peer == COORDINATOR else f"robot {peer}"
+
+    def _watch_peers(self, topics: dict[int, str]) -> None:
+        """Subscribe to each peer's status topic: its heartbeat (and, for robots, its start-up handshake)."""
+        for peer, topic in topics.items():
+            self.create_subscription(RobotStatus, topic, lambda m, j=peer: self._on_peer_status(j, m), status_qos())
+
+    def _on_peer_status(self, peer: int, status: RobotStatus) -> None:
+        """A peer's heartbeat: it is alive; a peer declared gone that is heard again is taken back."""
+        incarnation = int(status.incarnation)
+        if incarnation < self._incarnations.get(peer, 0):
+            return  # the last status of a process that has been replaced
+        event = self.liveness.heard(peer, incarnation, time.monotonic())
+        if event is not PeerEvent.BACK or not self.started or self.agent.done:
+            return  # a restarted process is taken in by its first payload (its rounds say where it is)
+        if self.agent.peer_joined(peer, incarnation) is ChangeKind.ADAPTED:
+            self._back_since[peer] = status.header.stamp.sec * 10**9 + status.header.stamp.nanosec
+            self.get_logger().info(f"{self.peer_name(peer)} is back (heard again); taken back into the rounds")
+            self._emit(self.agent.welcome_messages())
+            self.publish_status()
+            if not self.asynchronous:
+                self._advance()
+
+    def _sent_before_back(self, peer: int, wire: Any) -> bool:
+        """A payload the peer sent before the heartbeat that brought it back (held by a reliable writer through
+        the cut): its rounds belong to before the cut and must not pair the rejoined edge's rounds."""
+        if self.agent.membership.state[peer].pairing is Pairing.FIXED:
+            del self._back_since[peer]  # paired on a payload sent after the heal: nothing old can pair it now
+            return False
+        stamp = wire.header.stamp
+        return stamp.sec * 10**9 + stamp.nanosec < self._back_since[peer]
+
+    def _check_liveness(self) -> None:
+        """Peers silent for neighbor_timeout are gone: the agent goes on without them, or stops and says why."""
+        agent = self.agent
+        if not self.started or agent.done:
+            return
+        now = time.monotonic()
+        for peer in self.liveness.expired(now):
+            was_done = agent.done
+            change = agent.peer_left(peer)
+            gone = (f"{self.peer_name(peer)} is gone: nothing heard for {self.liveness.silence(peer, now):.1f} s "
+                    f"(neighbor_timeout {self.neighbor_timeout} s)")
+            if change is ChangeKind.ADAPTED:
+                live = ", ".join(self.peer_name(j) for j in agent.membership.live_peers)
+                self.get_logger().warning(f"{gone}; going on with {live}")
+            elif change is ChangeKind.STOPPED:
+                self.get_logger().error(f"{gone}; stopping ({agent.stop_reason.value})")
+            self.publish_status()
+            if not agent.done and self.started and not self.asynchronous:
+                self._advance()
+            self._after_step(was_done)
 
     def _reject(self, topic: str, reason: str) -> None:
         self.transport_rejections[reason] += 1
@@ -399,8 +514,8 @@ class AgentNode(Node):
         if agent.done and not was_done:
             self.publish_status()
             self.get_logger().info(
-                f"stopped at iteration {agent.iteration} "
-                f"({'converged' if agent.converged else 'iteration cap'}); estimate {agent.estimate().tolist()}")
+                f"stopped at iteration {agent.iteration} ({agent.stop_reason.value}); "
+                f"estimate {agent.estimate().tolist()}")
             if self.on_done is not None:
                 self.on_done(self)
             if not self.keep_alive:
@@ -426,7 +541,9 @@ class AgentNode(Node):
         if now < self._linger_until or (self._monitor_seen < 3 and now < self._linger_until + EXIT_WAIT_FOR_MONITOR):
             return
         self.destroy_timer(self._linger)
-        self.exit_code = EXIT_OK if self.agent.converged else EXIT_NOT_CONVERGED
+        reason = self.agent.stop_reason
+        self.exit_code = EXIT_OK if self.agent.converged else (
+            EXIT_NOT_CONVERGED if reason is StopReason.ITERATION_CAP else EXIT_PEER_LOST)
 
     def _next_seq(self) -> int:
         self._seq += 1
@@ -509,6 +626,9 @@ class AgentNode(Node):
         msg.rejection_counts = [int(v) for v in rej.values()]
         msg.neighbors = [int(j) for j in getattr(self, "neighbor_list", ())]
         msg.objective = getattr(self, "objective_name", "")
+        msg.incarnation = getattr(self, "incarnation", 0)
+        msg.stop_reason = agent.stop_reason.value
+        msg.peers_gone = [int(j) for j in agent.membership.departed]
         self._status_pub.publish(msg)
 
 

@@ -36,6 +36,7 @@ def to_agent_state(msg: Message, seq: int, stamp: object, frame_id: str = "",
     out.receiver_id = msg.receiver if msg.receiver >= 0 else BROADCAST
     out.iteration = msg.iteration
     out.seq = seq
+    out.incarnation = msg.incarnation
     out.algorithm = msg.algorithm
     out.kind = msg.kind
     out.dim = msg.dim
@@ -74,7 +75,7 @@ def from_agent_state(wire: AgentState, receiver: int) -> Message:
         algorithm=str(wire.algorithm), kind=str(wire.kind), dim=int(wire.dim),
         done=bool(wire.done), converged_rounds=int(wire.converged_rounds),
         primal=wire.primal, dual=wire.dual, consensus=wire.consensus, aux=wire.aux,  # copied once, frozen
-        tuning=Tuning.decode(wire.tuning) if len(wire.tuning) else None,
+        tuning=Tuning.decode(wire.tuning) if len(wire.tuning) else None, incarnation=int(wire.incarnation),
     )
 
 
@@ -87,6 +88,7 @@ def to_coordinator_broadcast(msg: Message, seq: int, stamp: object, frame_id: st
     out.header.frame_id = frame_id
     out.iteration = msg.iteration
     out.seq = seq
+    out.incarnation = msg.incarnation
     out.algorithm = msg.algorithm
     out.kind = msg.kind
     out.dim = msg.dim
@@ -104,6 +106,7 @@ def from_coordinator_broadcast(wire: CoordinatorBroadcast) -> Message:
         algorithm=str(wire.algorithm), kind=str(wire.kind), dim=int(wire.dim),
         done=bool(wire.done), rho=float(wire.rho),
         consensus=wire.consensus, aux=wire.aux,  # copied once, frozen (as from_agent_state)
+        incarnation=int(wire.incarnation),
     )
 
 
@@ -170,4 +173,7 @@ def status_to_dict(msg: RobotStatus) -> dict[str, object]:
         "rejections": dict(zip(msg.rejection_reasons, (int(c) for c in msg.rejection_counts), strict=True)),
         "objective": str(msg.objective),
         "neighbors": [int(j) for j in msg.neighbors],
+        "incarnation": int(msg.incarnation),
+        "stop_reason": str(msg.stop_reason),
+        "peers_gone": [int(j) for j in msg.peers_gone],
     }

@@ -34,6 +34,7 @@ class CoordinatorNode(AgentNode):
         for rid in sorted(agent.expected):
             self._subscribe(AgentState, f"{parent}/robot_{rid}/state",
                             lambda w: conversions.from_agent_state(w, COORDINATOR))
+        self._watch_peers({rid: f"{parent}/robot_{rid}/status" for rid in agent.expected})  # heartbeats
         self._wire = CoordinatorBroadcast()
         self._pub = self._publisher(CoordinatorBroadcast, "consensus",
                                     [f"{parent}/robot_{rid}" for rid in range(self.config.num_robots)])

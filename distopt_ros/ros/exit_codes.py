@@ -11,3 +11,6 @@ EXIT_BAD_PARAMETER = 2
 """A parameter was refused before anything started (one line names it)."""
 EXIT_NOT_CONVERGED = 3
 """The swarm stopped (iteration cap, timeout) without converging."""
+EXIT_PEER_LOST = 4
+"""The robot stopped because a peer it needs is gone (its coordinator, or a neighbour of an algorithm that
+cannot go on without it, or every neighbour): see the status's ``stop_reason``."""

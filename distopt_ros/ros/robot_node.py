@@ -31,7 +31,6 @@ from distopt_ros.ros.agent_node import AgentNode
 from distopt_ros.ros.entry import run_node
 from distopt_ros.ros.exit_codes import EXIT_BAD_PARAMETER
 from distopt_ros.ros.params import declare_swarm
-from distopt_ros.ros.qos import status_qos
 
 
 def parent_namespace(namespace: str) -> str:
@@ -58,13 +57,16 @@ class RobotNode(AgentNode):
                                       transport["diameter_bound"], record=record,
                                       in_neighbors=transport["in_neighbors"], out_neighbors=transport["out_neighbors"])
         self.robot_id = int(rid)
+        if transport["start_without_missing"] and self.neighbor_list and hasattr(self.agent, "weights"):
+            raise ParameterError(f"start_without_missing must be false for {self.config.algorithm} with explicit "
+                                 "neighbors, got true (its Metropolis weights need every neighbour's degree at start)")
         self._configure_transport(transport, self.config.seed)
         parent = parent_namespace(self.get_namespace())
         self._hello: dict[int, tuple[int, ...]] = {}
+        # The peers' status topics: their heartbeats, and for explicit neighbours the start-up handshake.
+        self._watch_peers({j: f"{parent}/coordinator/status" if j == COORDINATOR else f"{parent}/robot_{j}/status"
+                           for j in self.agent.expected})
         if self.neighbor_list:  # deployed from its own parameters: learn the neighbours' lists first
-            for j in self.neighbor_list:
-                self.create_subscription(RobotStatus, f"{parent}/robot_{j}/status",
-                                         lambda m, j=j: self._on_hello(j, m), status_qos())
             self.publish_status()  # transient local: our list reaches neighbours that start later
         self.measurements = self.rejected_measurements = 0
         if self.measurement_topic:
@@ -105,6 +107,11 @@ class RobotNode(AgentNode):
         self.get_logger().info(f"robot {self.robot_id}: {self.config.algorithm}, {layout} ({peers_text}); {data}")
 
     # ------------------------------------------------------------------ start-up handshake
+    def _on_peer_status(self, peer: int, status: RobotStatus) -> None:
+        super()._on_peer_status(peer, status)
+        if self.neighbor_list:
+            self._on_hello(peer, status)
+
     def _on_hello(self, sender: int, status: RobotStatus) -> None:
         """A neighbour's status: its neighbour list (symmetric with ours?) and so its degree."""
         if sender in self._hello or self.exit_code is not None:
@@ -140,7 +147,8 @@ class RobotNode(AgentNode):
             return False
         if not self.neighbor_list:
             return True
-        if len(self._hello) < len(self.neighbor_list):
+        present = [j for j in self.neighbor_list if self.peer_namespace(j) not in self._absent]
+        if any(j not in self._hello for j in present):
             return False
         if not getattr(self, "_handshake_done", False):
             complete_handshake(self.agent, {j: len(v) for j, v in self._hello.items()})

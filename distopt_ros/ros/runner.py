@@ -6,6 +6,10 @@ one process on one executor, or one process per robot), follows their status top
 prints a progress line every few rounds and a final summary against the centralized
 optimum. DDS discovery is pinned to localhost unless ``ROS_AUTOMATIC_DISCOVERY_RANGE``
 is already set.
+
+With one process per robot (``--mode multi``) a robot process that dies is reported by name
+with its exit code and the last lines of its log, and the others go on without it (their
+liveness notices); ``--restart`` starts a new process in its place, which the swarm takes back.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -26,12 +31,24 @@ import yaml
 from distopt_ros.config import COORDINATOR_FQN, ROBOT_FQN, default_config, parse_override, swarm_parameters
 from distopt_ros.core.scenario import SwarmConfig, validate_parameters
 from distopt_ros.core.schema import SCHEMA, ParameterError
-from distopt_ros.ros.exit_codes import EXIT_BAD_PARAMETER, EXIT_FAILURE, EXIT_NOT_CONVERGED, EXIT_OK
+from distopt_ros.ros.exit_codes import (
+    EXIT_BAD_PARAMETER,
+    EXIT_FAILURE,
+    EXIT_NOT_CONVERGED,
+    EXIT_OK,
+    EXIT_PEER_LOST,
+)
 
 if TYPE_CHECKING:
     from distopt_ros.ros.monitor import SwarmReport
 
 DEFAULT_CONFIG = default_config()
+FINISHED_CODES = (EXIT_OK, EXIT_NOT_CONVERGED, EXIT_PEER_LOST)
+"""Exit codes of a robot process whose part is over (the monitor's summary says how it went)."""
+MAX_RESTARTS = 3
+"""Restarts per robot process with ``--restart`` (a robot that keeps dying is left out)."""
+LOG_TAIL = 8
+"""Lines of a dead robot's log shown in its report."""
 
 
 def build_parameters(config_file: str | Path | None, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -44,14 +61,16 @@ def run_swarm(params: dict[str, Any], mode: str = "single", timeout: float = 120
               progress: bool = True, record: bool = False, domain_id: int | None = None,
               out: TextIO = sys.stdout,
               on_tick: Callable[[list[Any], dict[int, dict[str, Any]]], None] | None = None,
-              executor: str = "events", per_node: dict[str, dict[str, Any]] | None = None) -> SwarmReport:
+              executor: str = "events", per_node: dict[str, dict[str, Any]] | None = None,
+              restart: bool = False) -> SwarmReport:
     """Start the swarm described by ``params`` and follow it to the end (or ``timeout``, or a signal).
 
     ``per_node`` gives a node (by fully qualified name) parameters of its own instead of ``params``.
     ``on_tick(nodes, statuses)`` is called after every executor turn (single-process mode):
     a hook for scripted interventions such as live re-tuning. ``executor`` is the rclpy
     executor of the process (:data:`~distopt_ros.ros.entry.EXECUTORS`). SIGINT and SIGTERM
-    end the run early: the report then says so and holds what was done so far.
+    end the run early: the report then says so and holds what was done so far. ``restart``
+    (multi mode): a robot process that dies is started again, up to :data:`MAX_RESTARTS` times.
     """
     cfg, params = validate_parameters(params)  # refuses bad parameters before any node starts
     # A simulation never leaks onto a robot LAN: this runner pins DDS discovery to this host
@@ -70,6 +89,8 @@ def run_swarm(params: dict[str, Any], mode: str = "single", timeout: float = 120
     check_executor(executor)  # before any DDS participant exists
     if mode not in ("single", "multi"):
         raise ParameterError(f"mode must be one of single, multi, got {mode!r}")
+    if restart and mode != "multi":
+        raise ParameterError("restart needs mode multi (one process per robot), got mode single")
     per_node = per_node or {}
 
     def ros_params(fqn: str, extra: dict[str, Any] | None = None) -> list[Parameter]:
@@ -79,7 +100,7 @@ def run_swarm(params: dict[str, Any], mode: str = "single", timeout: float = 120
 
     context = Context()
     nodes: list[Any] = []
-    procs: list[tuple[str, subprocess.Popen]] = []
+    procs: list[_Proc] = []
     workdir = tempfile.TemporaryDirectory(prefix="distopt_swarm_")
     spinner = None
     monitor = None
@@ -119,13 +140,11 @@ def run_swarm(params: dict[str, Any], mode: str = "single", timeout: float = 120
                 now = time.perf_counter() - started
                 if progress and (done or now - last_print >= 0.5) and statuses:
                     last_print = now
-                    print(progress_line(cfg, statuses), file=out, flush=True)
+                    print(progress_line(cfg, statuses, monitor.departed), file=out, flush=True)
                 if done:
                     break
-                failed = [(name, p.returncode) for name, p in procs if p.poll() not in (None, EXIT_OK,
-                                                                                        EXIT_NOT_CONVERGED)]
-                if failed:
-                    raise RuntimeError("; ".join(f"{name} exited with code {code}" for name, code in failed))
+                for proc in procs:
+                    _follow(proc, restart, out)
             if stop.received is not None:
                 interrupted = signal.Signals(stop.received).name
             return monitor.make_report(finished=monitor.finished, interrupted=interrupted, nodes=nodes)
@@ -145,21 +164,66 @@ def _no_signal_handlers() -> Any:
     return SignalHandlerOptions.NO
 
 
-def _stop_processes(procs: list[tuple[str, subprocess.Popen]]) -> None:
+@dataclass
+class _Proc:
+    """One robot (or coordinator) process of a multi-process swarm, with its command and log."""
+
+    name: str
+    cmd: list[str]
+    env: dict[str, str]
+    log: str
+    popen: subprocess.Popen | None = None
+    restarts: int = 0
+    reported: bool = False
+
+    def start(self) -> None:
+        with open(self.log, "ab") as fh:  # the child keeps its own descriptor
+            self.popen = subprocess.Popen(self.cmd, env=self.env, stdout=fh, stderr=subprocess.STDOUT)
+
+    def tail(self, lines: int = LOG_TAIL) -> str:
+        with open(self.log, errors="replace") as fh:
+            return "".join(fh.readlines()[-lines:])
+
+
+def _follow(proc: _Proc, restart: bool, out: TextIO) -> None:
+    """Report a robot process that died (by name, exit code and last log lines); restart it if asked.
+
+    A process that refused its parameters (exit 2) ends the run: the swarm as configured cannot run.
+    """
+    code = proc.popen.poll()
+    if code is None or proc.reported or code in FINISHED_CODES:
+        return
+    why = f"killed by {signal.Signals(-code).name}" if code < 0 and -code in signal.valid_signals() else \
+        f"exit code {code}"
+    tail = "".join(f"    | {line}" for line in proc.tail().splitlines(keepends=True)) or "    | (no output)\n"
+    if code == EXIT_BAD_PARAMETER:
+        raise RuntimeError(f"{proc.name} refused its parameters (exit code 2); its last lines:\n{tail.rstrip()}")
+    print(f"distopt-swarm: {proc.name} died ({why}); its last lines:\n{tail.rstrip()}", file=out, flush=True)
+    if restart and proc.restarts < MAX_RESTARTS:
+        proc.restarts += 1
+        proc.start()
+        print(f"distopt-swarm: restarted {proc.name} (restart {proc.restarts} of {MAX_RESTARTS}); the swarm "
+              "takes the new process back", file=out, flush=True)
+    else:
+        proc.reported = True
+        print(f"distopt-swarm: going on without {proc.name}", file=out, flush=True)
+
+
+def _stop_processes(procs: list[_Proc]) -> None:
     """SIGINT to robot processes still running (they end within a second), SIGKILL to any that do not."""
-    for _, p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGINT)
-    for _, p in procs:
+    for proc in procs:
+        if proc.popen.poll() is None:
+            proc.popen.send_signal(signal.SIGINT)
+    for proc in procs:
         try:
-            p.wait(timeout=5)
+            proc.popen.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+            proc.popen.kill()
+            proc.popen.wait()
 
 
 def _spawn_processes(cfg: SwarmConfig, params: dict[str, Any], per_node: dict[str, dict[str, Any]],
-                     domain_id: int | None, workdir: str) -> list[tuple[str, subprocess.Popen]]:
+                     domain_id: int | None, workdir: str) -> list[_Proc]:
     """One OS process per robot (and coordinator), each a plain ``robot_node``/``coordinator_node``."""
     env = dict(os.environ)
     if domain_id is not None:
@@ -171,7 +235,9 @@ def _spawn_processes(cfg: SwarmConfig, params: dict[str, Any], per_node: dict[st
         with open(path, "w") as fh:
             yaml.safe_dump({"/**": {"ros__parameters": {**per_node.get(fqn, params), **extra}}}, fh)
         cmd = [sys.executable, "-m", module, "--ros-args", "-r", f"__ns:=/{ns}", "--params-file", path]
-        procs.append((ns, subprocess.Popen(cmd, env=env)))
+        proc = _Proc(ns, cmd, env, os.path.join(workdir, f"{ns}.log"))
+        proc.start()
+        procs.append(proc)
 
     if cfg.has_coordinator:
         spawn("distopt_ros.ros.coordinator_node", "coordinator", COORDINATOR_FQN, {})
@@ -201,7 +267,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--domain-id", type=int, default=None, help="ROS_DOMAIN_ID for this swarm (default: the "
                                                                   "environment's)")
     ap.add_argument("--quiet", action="store_true", help="no progress lines")
+    ap.add_argument("--restart", action="store_true",
+                    help=f"multi mode: start a robot process that dies again (up to {MAX_RESTARTS} times)")
     args = ap.parse_args(argv)
+    if args.restart and args.mode != "multi":
+        print("distopt-swarm: error: --restart needs --mode multi (one process per robot)", file=sys.stderr)
+        return EXIT_BAD_PARAMETER
     try:
         overrides = dict(parse_override(p) for p in args.param)
         for key, val in (("num_robots", args.num_robots), ("topology", args.topology),
@@ -226,7 +297,8 @@ def main(argv: list[str] | None = None) -> int:
           f"ROS_AUTOMATIC_DISCOVERY_RANGE={os.environ.get('ROS_AUTOMATIC_DISCOVERY_RANGE')}", flush=True)
     try:
         report = run_swarm(params, mode=args.mode, timeout=args.timeout, progress=not args.quiet,
-                           domain_id=args.domain_id, executor=args.executor, per_node=per_node)
+                           domain_id=args.domain_id, executor=args.executor, per_node=per_node,
+                           restart=args.restart)
     except RuntimeError as exc:
         print(f"distopt-swarm: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
