@@ -34,7 +34,8 @@ sim: setup
 results: setup
 	@$(ENV) && python benchmarks/bench_algorithms.py --out benchmarks/results/algorithms.md --force \
 	  && python benchmarks/bench_large_swarm.py --out benchmarks/results/large_swarm.md --force \
-	  && python benchmarks/bench_ros_transport.py --out benchmarks/results/ros_transport.md --force
+	  && python benchmarks/bench_ros_transport.py --out benchmarks/results/ros_transport.md --force \
+	  && python benchmarks/bench_faults.py --out benchmarks/results/faults.md --force --readme README.md
 
 clean:
 	rm -rf .build .build-*

@@ -188,3 +188,46 @@ def test_peer_left_reports_what_it_did():
     assert agents[0].peer_left(1) is ChangeKind.NO_CHANGE
     assert agents[0].peer_left(7) is ChangeKind.STOPPED  # ring: robot 0 had neighbours 1 and 7 only
     assert agents[0].stop_reason is StopReason.ISOLATED
+
+
+def test_a_restarted_edge_admm_robot_starts_from_its_neighbours_values():
+    """Its first z_ij are the neighbours' messages in full, so its first iterate is near the swarm's, not cold."""
+    cfg = _config("radmm")
+    problem = make_problem(cfg)
+    firsts = {}
+
+    def run(warm: bool):
+        def factory(i):
+            agent = make_agent(cfg, i, problem)
+            if not warm:
+                agent._warming = False  # blend the first messages in with alpha, from z = 0
+            return agent
+
+        agents = make_swarm(cfg)
+        schedule = FaultSchedule([Kill(4, at=150, detect=4), Restart(4, at=300)], factory=factory)
+
+        def watch(round_, live):
+            if round_ == 302:
+                firsts[warm] = np.array(live[4].estimate())
+
+        result = simulate(agents, max_rounds=40000, faults=schedule, on_round=watch)
+        assert result.converged and _error(result, reference_solution(cfg), range(8)) < EXACT
+
+    run(True)
+    run(False)
+    optimum = reference_solution(cfg)[0]
+    assert np.linalg.norm(firsts[True] - optimum) < 0.5 * np.linalg.norm(firsts[False] - optimum)
+
+
+def test_the_readme_shows_the_committed_faults_table():
+    """`make results` regenerates benchmarks/results/faults.md and copies its table into the README."""
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("bench_faults", root / "benchmarks" / "bench_faults.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    table = bench.readme_table((root / "benchmarks" / "results" / "faults.md").read_text())
+    readme = (root / "README.md").read_text()
+    assert f"{bench.README_BEGIN}\n{table}\n{bench.README_END}" in readme

@@ -122,6 +122,9 @@ class PeerState:
     label messages, so a robot that restarted at round 0, or two sides of a healed partition, are lined
     up by pairing each edge's rounds where they meet again; each edge still carries one message per round."""
     pairing: Pairing = Pairing.FIRST
+    warm: bool = False
+    """The peer's first payload came from a swarm that ran without this (new) agent: the algorithm may take
+    its values as its starting point (a warm start from the neighbours) instead of blending them in."""
 
 
 @dataclass
@@ -151,6 +154,7 @@ class Membership:
         s = self.state[peer]
         if s.pairing is Pairing.JOIN or (s.pairing is Pairing.FIRST and their_round - my_round > window):
             s.offset = my_round - their_round
+            s.warm = s.pairing is Pairing.FIRST
         s.pairing = Pairing.FIXED
         self.unpaired = sum(st.pairing is not Pairing.FIXED for st in self.state.values())
         return s.offset

@@ -303,10 +303,12 @@ class AgentNode(Node):
             return
         if agent.agent_id == COORDINATOR:  # one broadcast naming the robots it waits for
             requests = [Message(sender=COORDINATOR, receiver=BROADCAST, iteration=agent.iteration,
-                                algorithm=agent.algorithm, kind=NACK, dim=agent.wire_dim, aux=missing)]
+                                algorithm=agent.algorithm, kind=NACK, dim=agent.wire_dim, aux=missing,
+                                incarnation=self.incarnation)]
         else:
             requests = [Message(sender=agent.agent_id, receiver=j, iteration=agent.iteration,
-                                algorithm=agent.algorithm, kind=NACK, dim=agent.wire_dim) for j in missing]
+                                algorithm=agent.algorithm, kind=NACK, dim=agent.wire_dim,
+                                incarnation=self.incarnation) for j in missing]
         self.retransmit_requests += len(missing)
         self._emit(requests, keep=False)
 

@@ -167,6 +167,9 @@ class RelaxedADMMAgent(Agent):
         self.stopper = ToleranceStopper(tolerance, stop_threshold)
         self.z = {j: np.zeros(dim) for j in nbrs}
         self.x = self._primal()
+        self._warming = True
+        """Until every neighbour is paired: a new process that met a running swarm starts from its neighbours'
+        values (see :meth:`_warm_start`)."""
 
     def _primal(self) -> np.ndarray:
         penalty = self.rho * len(self.neighbors)
@@ -186,6 +189,8 @@ class RelaxedADMMAgent(Agent):
         z = self.z
         for j, msg in inbox.items():  # only neighbours' messages are accepted
             z[j] = keep * z[j] + take * msg.consensus
+        if self._warming:
+            self._warm_start(inbox)
         x_new = seal(self._primal())  # read-only: _outgoing's freeze then shares it without a copy
         scale = max(1.0, vector_norm(x_new))
         disagreement = max([vector_norm(x_new - msg.primal) for msg in inbox.values()], default=0.0)
@@ -205,6 +210,16 @@ class RelaxedADMMAgent(Agent):
 
     # Membership: any z is a valid starting point, so the remaining robots run edge ADMM on the
     # remaining graph from where they are, and converge to the remaining robots' optimum.
+    def _warm_start(self, inbox: dict[int, Message]) -> None:
+        """A restarted robot's first round: ``z_ij = m_ji``, the neighbours' current message, in full (not blended
+        with ``alpha`` into a cold zero), so its first ``x`` is the prox of what its neighbours hold."""
+        for j, msg in inbox.items():
+            state = self.membership.state[j]
+            if state.warm:
+                self.z[j] = np.array(msg.consensus, dtype=float)
+                state.warm = False
+        self._warming = self.membership.unpaired > 0 or any(self.membership.state[j].warm for j in self.neighbors)
+
     def _forget(self, peer: int) -> bool:
         """The edge to ``peer`` is gone: drop its dual ``z_ij`` (docs/algorithms.md, "Robots that leave and rejoin")."""
         self.neighbors = tuple(j for j in self.neighbors if j != peer)
