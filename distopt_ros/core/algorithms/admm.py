@@ -212,7 +212,11 @@ class RelaxedADMMAgent(Agent):
     # remaining graph from where they are, and converge to the remaining robots' optimum.
     def _warm_start(self, inbox: dict[int, Message]) -> None:
         """A restarted robot's first round: ``z_ij = m_ji``, the neighbours' current message, in full (not blended
-        with ``alpha`` into a cold zero), so its first ``x`` is the prox of what its neighbours hold."""
+        with ``alpha`` into a cold zero), so its first ``x`` is the prox of what its neighbours hold.
+        Synchronous rounds only: asynchronous robots pair no rounds and blend every message in."""
+        if self.asynchronous:
+            self._warming = False
+            return
         for j, msg in inbox.items():
             state = self.membership.state[j]
             if state.warm:
