@@ -32,7 +32,7 @@ def test_a_rejoined_peer_is_paired_with_the_current_round_a_new_process_only_whe
     m = Membership((1, 2))
     assert m.pair(1, their_round=1, my_round=0, window=2) == 0  # a swarm starting together: same rounds
     assert m.pair(2, their_round=500, my_round=0, window=2) == -500  # joined a running swarm
-    m.leave(1, round_=40)
+    m.leave(1)
     m.join(1, incarnation=7, since_round=40)
     assert m.state[1].pairing is Pairing.JOIN and m.unpaired == 1
     assert m.pair(1, their_round=3, my_round=40, window=2) == 37  # its round 3 is our 40

@@ -322,7 +322,7 @@ class Agent:
         cannot adapt stops with ``stop_reason`` ``PEER_LOST`` (``COORDINATOR_LOST`` for a
         star's robot; ``ISOLATED`` when no neighbour is left).
         """
-        if self.done or not self.membership.leave(peer, self.iteration):
+        if self.done or not self.membership.leave(peer):
             return ChangeKind.NO_CHANGE
         for got in self._inbox.values():
             got.pop(peer, None)

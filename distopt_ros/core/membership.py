@@ -115,8 +115,6 @@ class PeerState:
     """The peer's process incarnation (0 until heard from): a larger one is a restarted robot."""
     since_round: int = 0
     """First round of this agent's whose round waits for the peer (a rejoined peer: from its rejoining)."""
-    left_round: int = -1
-    """The round at which it was declared gone (-1 if never)."""
     offset: int = 0
     """Synchronous rounds: the peer's round ``r`` counts as this agent's round ``r + offset``. Rounds only
     label messages, so a robot that restarted at round 0, or two sides of a healed partition, are lined
@@ -171,12 +169,12 @@ class Membership:
         s = self.state.get(peer)
         return s is not None and s.live
 
-    def leave(self, peer: int, round_: int) -> bool:
+    def leave(self, peer: int) -> bool:
         """Record ``peer`` as gone; False if it already was (or is not a peer)."""
         s = self.state.get(peer)
         if s is None or not s.live:
             return False
-        s.live, s.left_round = False, round_
+        s.live = False
         self.changes += 1
         self._live = tuple(j for j in self.peers if self.state[j].live)
         return True
