@@ -127,10 +127,9 @@ def test_bad_problem_data_refused_by_name():
         QuadraticObjective.from_covariance([0.0, 0.0], np.array([[1.0, 0.0], [0.0, -1.0]]))
 
 
-def _edge(sender, receiver, iteration, consensus, primal=None, **kw):
+def _edge(sender, receiver, iteration, consensus, dim=None, **kw):
     return Message(sender=sender, receiver=receiver, iteration=iteration, algorithm="radmm", kind="edge",
-                   dim=len(consensus), primal=consensus if primal is None else primal,
-                   consensus=consensus, **kw)
+                   dim=len(consensus) if dim is None else dim, consensus=consensus, **kw)
 
 
 def test_bad_messages_are_rejected_and_leave_state_untouched():
@@ -140,11 +139,11 @@ def test_bad_messages_are_rejected_and_leave_state_untouched():
     cases = {
         "unknown_sender": _edge(3, 1, 0, [1.0]),
         "wrong_receiver": _edge(0, 2, 0, [1.0]),
-        "wrong_dimension": _edge(0, 1, 0, [1.0, 2.0], primal=[1.0]),
+        "wrong_dimension": _edge(0, 1, 0, [1.0, 2.0], dim=1),
         "non_finite": _edge(0, 1, 0, [float("nan")]),
         "too_early": _edge(0, 1, 9, [1.0]),
         "wrong_algorithm": Message(sender=0, receiver=1, iteration=0, algorithm="admm", kind="edge", dim=1,
-                                   primal=[1.0], consensus=[1.0]),
+                                   consensus=[1.0]),
     }
     # Robot 0's round 0 first: a new agent whose first message from a peer is rounds ahead pairs that
     # peer's rounds with its own (it joined a running swarm), so "too early" needs a paired peer.

@@ -29,13 +29,14 @@ def _cases(rng: np.random.Generator, sender: int, receiver: int, incarnation: in
     """One defect each (the expected refusal first), on top of a genuine-looking payload."""
     ok = {"sender_id": sender, "receiver_id": receiver, "iteration": 5, "seq": int(rng.integers(10**9, 10**12)),
           "incarnation": incarnation, "algorithm": "radmm", "kind": "edge", "dim": 2,
-          "primal": [float(v) for v in rng.normal(size=2)], "consensus": [float(v) for v in rng.normal(size=2)]}
+          "consensus": [float(v) for v in rng.normal(size=2)]}
     huge = float(10.0 ** rng.integers(101, 308))
     return [
         ("wrong_dimension", {**ok, "consensus": [1.0, 2.0, 3.0]}),
         ("wrong_dimension", {**ok, "dim": 3}),
         ("non_finite", {**ok, "consensus": [float("nan"), 1.0]}),
-        ("non_finite", {**ok, "primal": [float("inf"), 0.0]}),
+        ("wrong_dimension", {**ok, "primal": [0.0, 0.0]}),  # a block edge ADMM does not send
+        ("non_finite", {**ok, "consensus": [float("inf"), 0.0]}),
         ("out_of_range", {**ok, "consensus": [huge, -1.0]}),
         ("unknown_sender", {**ok, "sender_id": 40 + sender}),
         ("wrong_receiver", {**ok, "receiver_id": (receiver + 3) % 8}),

@@ -55,9 +55,9 @@ def test_non_finite_blocks_are_rejected_on_both_summation_paths(dim, bad):
         values[0], values[1] = np.inf, -np.inf
     else:
         values[dim - 1] = bad
-    msg = _msg(dim=dim, primal=np.zeros(dim), consensus=values)
+    msg = _msg(dim=dim, consensus=values)
     assert agent.receive(msg).reason == "non_finite"
-    good = _msg(dim=dim, primal=np.zeros(dim), consensus=np.ones(dim))
+    good = _msg(dim=dim, consensus=np.ones(dim))
     assert agent.receive(good).accepted
 
 

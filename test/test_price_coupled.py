@@ -266,3 +266,61 @@ def test_centroid_setters_refuse_bad_input_by_name():
     price = make_swarm(cfg.with_overrides(algorithm="price"))
     with pytest.raises(ValueError, match="target"):
         price[-2].set_target([1.0])
+
+
+@pytest.mark.parametrize("mode", ["dual", "gda", "extragradient"])
+def test_sparse_price_messages_carry_only_the_rows_a_robot_touches(mode):
+    """Dual decomposition over a ring's edges: each bid and each price part carries the robot's d_i n entries
+    (never the |E| n of the whole vector), ``aux`` travels only in extragradient mode, and the iterates are those
+    of the dense protocol (every robot told it touches every row) to the last bit."""
+    from distopt_ros.core.algorithms.price import problem_supports
+    from distopt_ros.core.resources import edge_consensus_problem
+
+    rng = np.random.default_rng(5)
+    n_agents, dim = 6, 3
+    graph = make_graph("ring", n_agents)
+    problem = edge_consensus_problem(10 ** rng.uniform(-0.35, 1.2, size=(n_agents, dim)),
+                                     rng.normal(size=(n_agents, dim)), list(graph.edges))
+    m = problem.b.size
+    assert m == len(graph.edges) * dim
+    sparse = price_swarm(problem, mode, step=0.02, max_iterations=60, record=True)
+    assert [s.size for s in problem_supports(problem)] == [graph.degree(i) * dim for i in range(n_agents)]
+    sizes = []
+    original = sparse[COORDINATOR]._send
+
+    def spy(out):
+        sizes.extend((msg.receiver, msg.consensus.size, msg.aux.size) for msg in out)
+        return original(out)
+
+    sparse[COORDINATOR]._send = spy
+    res = simulate(sparse)
+    eg = mode == "extragradient"
+    assert sizes and all(r >= 0 and c == 2 * dim and a == (2 * dim if eg else 0) for r, c, a in sizes)
+    assert all(msg.primal.size == 2 * dim and msg.aux.size == (2 * dim if eg else 0)
+               for i in range(n_agents) for msg in sparse[i]._outgoing())
+    dense = price_swarm(problem, mode, step=0.02, max_iterations=60, record=True)
+    dense[COORDINATOR] = AuctioneerAgent(n_agents, m, problem.b, mode, 0.02, 60, record=True)
+    for i in range(n_agents):  # told every row, as before the sparse protocol
+        dense[i].support = np.arange(m)
+        dense[i]._rows = problem.matrices[i]
+        dense[i].expected = {COORDINATOR: {"consensus": m, "aux": m if eg else 0}}
+        dense[i]._block_sizes.clear()
+    ref = simulate(dense)
+    for aid, traj in res.trajectories.items():
+        np.testing.assert_array_equal(traj, ref.trajectories[aid])
+    assert res.bits_sent < ref.bits_sent
+
+
+def test_a_bid_on_the_wrong_rows_is_refused():
+    """The auctioneer knows each robot's support from the scenario: a bid of another size is wrong_dimension."""
+    auctioneer = AuctioneerAgent(2, 4, np.zeros(4), supports=[[0, 1], [1, 2, 3]])
+    auctioneer.start()
+    bidder = BidderAgent(0, QuadraticCost([1.0]), np.array([[1.0], [-1.0], [0.0], [0.0]]))
+    assert bidder.support.tolist() == [0, 1]
+    from distopt_ros.core.messages import Message
+
+    bad = Message(sender=1, receiver=COORDINATOR, iteration=0, algorithm="price", kind="bid", dim=4,
+                  primal=[1.0, 2.0])
+    assert auctioneer.receive(bad).reason == "wrong_dimension"
+    with pytest.raises(ValueError, match="supports"):
+        AuctioneerAgent(2, 4, np.zeros(4), supports=[[0, 4], [1]])

@@ -276,7 +276,8 @@ def test_transport_configuration_errors_name_the_parameter(domain_id, params, ne
     {"algorithm": "rcaladin", "problem": "fusion", "num_robots": 4},
     {"algorithm": "fedavg", "problem": "least_squares", "num_robots": 4, "dim": 3, "local_step": 0.05},
     {"algorithm": "price", "problem": "allocation", "num_robots": 4, "dim": 1, "step": 0.1},
-], ids=lambda p: p["algorithm"])
+    {"algorithm": "price", "problem": "edge_consensus", "num_robots": 4, "dim": 2, "step": 0.05},
+], ids=lambda p: f"{p['algorithm']}-{p['problem']}")
 def test_every_family_converges_over_dds(domain_id, params):
     report = _run({"seed": 2, "max_iterations": 20_000, "tolerance": 1e-11, **params}, domain_id)
     assert report.finished and report.converged
@@ -287,6 +288,8 @@ def test_every_family_converges_over_dds(domain_id, params):
     {"algorithm": "coupled", "problem": "microgrid", "num_robots": 4, "topology": "ring", "gamma": 0.1},
     {"algorithm": "price", "problem": "allocation", "num_robots": 4, "dim": 2, "step": 0.1},
     {"algorithm": "price", "problem": "allocation", "num_robots": 4, "price_mode": "extragradient", "step": 0.1},
+    # per-robot price parts on the shared coordinator topic (each robot takes its own d_i n entries)
+    {"algorithm": "price", "problem": "edge_consensus", "num_robots": 4, "price_mode": "extragradient", "step": 0.05},
     {"algorithm": "fedavg", "problem": "fusion", "num_robots": 4, "local_epochs": 3},
     {"algorithm": "rcaladin", "problem": "fusion", "num_robots": 4},
     {"algorithm": "dgd", "problem": "logistic", "num_robots": 4, "topology": "ring", "step": 0.02},

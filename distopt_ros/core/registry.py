@@ -21,7 +21,7 @@ from distopt_ros.core.algorithms.atg import ATGAgent
 from distopt_ros.core.algorithms.coupled import CoupledADMMAgent
 from distopt_ros.core.algorithms.federated import FedClient, FedServer
 from distopt_ros.core.algorithms.gradient import DGDAgent, DIGingAgent
-from distopt_ros.core.algorithms.price import AuctioneerAgent, BidderAgent
+from distopt_ros.core.algorithms.price import AuctioneerAgent, BidderAgent, problem_supports
 from distopt_ros.core.graphs import Digraph, Graph, LocalDigraph, metropolis_row
 from distopt_ros.core.objectives import constrained
 from distopt_ros.core.problems import Problem
@@ -209,7 +209,7 @@ def build_coordinator(name: str, problem: Any, p: Mapping[str, Any], record: boo
                          p["server_step"], seed=p["seed"], record=record, tolerance=p["tolerance"])
     if name == "price":
         return AuctioneerAgent(n, problem.b.size, problem.b, p["price_mode"], p["step"], p["max_iterations"],
-                               p["tolerance"], record=record)
+                               p["tolerance"], record=record, supports=problem_supports(problem))
     return None
 
 

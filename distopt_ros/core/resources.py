@@ -217,14 +217,17 @@ class ResourceProblem:
         """Centralized optimum ``(y*, p*)``.
 
         Exact for quadratic costs without boxes (``y_i = (A_i^T p - beta_i) / a_i`` with ``p`` from
-        the balance equation); otherwise SLSQP on the stacked problem (about 1e-8) with the price
+        the balance equation, the minimum-norm one if the coupling rows are dependent); otherwise SLSQP on the stacked problem (about 1e-8) with the price
         recovered from the KKT conditions of the agents strictly inside their boxes.
         """
         if all(isinstance(c, QuadraticCost) and np.all(np.isinf(c.lower)) and np.all(np.isinf(c.upper))
                for c in self.costs):
             lhs = sum(a @ np.diag(1.0 / c.a) @ a.T for c, a in zip(self.costs, self.matrices, strict=True))
             rhs = self.b + sum(a @ (c.beta / c.a) for c, a in zip(self.costs, self.matrices, strict=True))
-            price = np.linalg.solve(lhs, rhs)
+            # Dependent coupling rows (the edges of a cycle, in dual decomposition) leave the price non-unique: the
+            # allocation is still unique, and least squares picks the minimum-norm price of the consistent system.
+            full = np.linalg.matrix_rank(lhs) == lhs.shape[0]
+            price = np.linalg.solve(lhs, rhs) if full else np.linalg.lstsq(lhs, rhs, rcond=None)[0]
             return [c.response(a.T @ price) for c, a in zip(self.costs, self.matrices, strict=True)], price
         dims = [c.dim for c in self.costs]
         cuts = np.cumsum([0, *dims])
@@ -249,3 +252,31 @@ class ResourceProblem:
                 rhs.append(g[k])
         price = np.linalg.lstsq(np.array(rows), np.array(rhs), rcond=None)[0] if rows else np.zeros(self.b.size)
         return ys, price
+
+
+def edge_consensus_problem(curvatures: np.ndarray, centers: np.ndarray,
+                           edges: Sequence[tuple[int, int]]) -> ResourceProblem:
+    """Consensus as a resource problem: dual decomposition over a graph's edges.
+
+    ``min sum_i 1/2 sum_k a_ik (y_ik - c_ik)^2  s.t.  y_i - y_j = 0`` for every edge ``(i, j)``, ``i < j``:
+    one resource row block of ``n`` rows per edge, ``A_i`` holding ``+I`` (``-I``) on the blocks of the edges
+    where ``i`` is the smaller (larger) end, ``b = 0``. The price of edge ``(i, j)`` is its multiplier
+    ``lambda_ij``, and the optimum puts every ``y_i`` at the curvature-weighted mean of the centres. Robot ``i``'s
+    ``A_i`` is non-zero on its ``d_i n`` rows only, which is what its price messages carry
+    (:func:`~distopt_ros.core.algorithms.price.coupling_support`).
+    """
+    a = np.atleast_2d(as_finite_array(curvatures, "curvatures"))
+    c = np.atleast_2d(as_finite_array(centers, "centers"))
+    if a.shape != c.shape:
+        raise ValueError(f"curvatures and centers must have one shape, got {a.shape} and {c.shape}")
+    n_agents, dim = a.shape
+    pairs = sorted({(min(i, j), max(i, j)) for i, j in edges})
+    if not pairs or any(i == j or i < 0 or j >= n_agents for i, j in pairs):
+        raise ValueError(f"edges must join distinct agents 0..{n_agents - 1}")
+    mats = [np.zeros((len(pairs) * dim, dim)) for _ in range(n_agents)]
+    eye = np.eye(dim)
+    for e, (i, j) in enumerate(pairs):
+        mats[i][e * dim:(e + 1) * dim] = eye
+        mats[j][e * dim:(e + 1) * dim] = -eye
+    costs = [QuadraticCost(a[i], -a[i] * c[i]) for i in range(n_agents)]
+    return ResourceProblem(costs, np.zeros(len(pairs) * dim), mats)

@@ -37,7 +37,7 @@ from distopt_ros.core.problems import (
     target_fusion_problem,
 )
 from distopt_ros.core.registry import ALGORITHM_SPECS, build_coordinator, get_spec
-from distopt_ros.core.resources import LinearCost, QuadraticCost, ResourceProblem
+from distopt_ros.core.resources import LinearCost, QuadraticCost, ResourceProblem, edge_consensus_problem
 from distopt_ros.core.schema import ParameterError, check_known, check_transport, check_values
 from distopt_ros.core.schema import group as schema_group
 from distopt_ros.core.validation import at_least, positive
@@ -51,6 +51,7 @@ PROBLEMS = {
     "allocation": "resource",       # share a resource budget with quadratic costs (price coordination)
     "centroid": ("resource", "coupled"),  # stay near your station while the swarm's centroid = a target
     "linear_allocation": "resource",  # linear costs, capacity boxes (merely convex: extragradient, not GDA)
+    "edge_consensus": "resource",   # consensus by dual decomposition: one price per edge of the topology
 }
 """Problem name -> the kind(s) of algorithm that solve it (see AlgorithmSpec.problem_kind)."""
 
@@ -128,6 +129,10 @@ def make_problem(cfg: SwarmConfig) -> Any:
         return microgrid_problem(n - 1, seed)
     if cfg.problem == "linear_allocation":
         return linear_allocation_problem(n)
+    if cfg.problem == "edge_consensus":  # curvatures spread over 1.5 decades, as in the benchmarks
+        rng = np.random.default_rng(seed)
+        curv = 10.0 ** rng.uniform(np.log10(0.45), np.log10(15.5), size=(n, dim))
+        return edge_consensus_problem(curv, rng.normal(size=(n, dim)) * 2.0, list(scenario_graph(cfg).edges))
     if cfg.problem == "centroid":
         return centroid_problem(n, cfg.station_radius, seed, coupled=get_spec(cfg.algorithm).problem_kind == "coupled")
     rng = np.random.default_rng(seed)

@@ -243,9 +243,13 @@ class AgentNode(Node):
         self.out_topics.append(pub.topic_name)
         return pub
 
-    def _subscribe(self, msg_type: type, topic: str, convert: Callable[[Any], Message]) -> None:
+    def _subscribe(self, msg_type: type, topic: str, convert: Callable[[Any], Message],
+                   ours: Callable[[Any], bool] | None = None) -> None:
+        """Take ``topic``'s payloads; ``ours``: on a topic shared by several receivers, which are for this node
+        (the others are skipped unseen, neither counted nor refused)."""
         def callback(wire: Any) -> None:
-            self._on_wire(topic, wire, convert)
+            if ours is None or ours(wire):
+                self._on_wire(topic, wire, convert)
 
         self._subs.append(self.create_subscription(msg_type, topic, callback, self.qos))
 

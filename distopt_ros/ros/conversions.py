@@ -86,6 +86,7 @@ def to_coordinator_broadcast(msg: Message, seq: int, stamp: object, frame_id: st
         out = CoordinatorBroadcast()
     out.header.stamp = stamp
     out.header.frame_id = frame_id
+    out.receiver_id = msg.receiver
     out.iteration = msg.iteration
     out.seq = seq
     out.incarnation = msg.incarnation
@@ -102,7 +103,7 @@ def to_coordinator_broadcast(msg: Message, seq: int, stamp: object, frame_id: st
 def from_coordinator_broadcast(wire: CoordinatorBroadcast) -> Message:
     """A ``CoordinatorBroadcast`` as a core message from the coordinator."""
     return Message(
-        sender=COORDINATOR, receiver=BROADCAST, iteration=int(wire.iteration),
+        sender=COORDINATOR, receiver=int(wire.receiver_id), iteration=int(wire.iteration),
         algorithm=str(wire.algorithm), kind=str(wire.kind), dim=int(wire.dim),
         done=bool(wire.done), rho=float(wire.rho),
         consensus=wire.consensus, aux=wire.aux,  # copied once, frozen (as from_agent_state)

@@ -78,8 +78,10 @@ class RobotNode(AgentNode):
         self._digraph = transport == "digraph"
         peers = sorted(s for s in self.agent.expected if s != COORDINATOR)
         if transport == "star":
+            # An auctioneer's per-robot prices share the topic: each robot takes the broadcasts and its own part.
             self._subscribe(CoordinatorBroadcast, f"{parent}/coordinator/consensus",
-                            conversions.from_coordinator_broadcast)
+                            conversions.from_coordinator_broadcast,
+                            ours=lambda w: w.receiver_id in (CoordinatorBroadcast.BROADCAST, self.robot_id))
             self._state_pub = self._publisher(AgentState, "state", [f"{parent}/coordinator"])
         elif transport == "broadcast":
             self._state_pub = self._publisher(AgentState, "state", [f"{parent}/robot_{j}" for j in peers])

@@ -19,7 +19,7 @@ import numpy as np
 
 from distopt_ros.core.agent import Agent, ToleranceStopper, vector_norm, within_tolerance
 from distopt_ros.core.graphs import Graph
-from distopt_ros.core.messages import BROADCAST, COORDINATOR, Message, freeze, seal
+from distopt_ros.core.messages import BROADCAST, COORDINATOR, Message, seal
 from distopt_ros.core.problems import LocalObjective
 from distopt_ros.core.validation import at_least, in_open_interval, positive
 
@@ -140,9 +140,11 @@ class RelaxedADMMAgent(Agent):
     """A robot of decentralized relaxed ADMM, edge form (docs/algorithms.md, "Relaxed (edge) consensus ADMM").
 
     Holds ``x_i`` and one ``z_ij`` per neighbour; sends ``m_ij = -z_ij + 2 rho x_i`` (block
-    ``consensus``) with ``x_i`` itself (block ``primal``, used only for the local stopping
-    check and monitoring) to each neighbour. ``alpha = 1/2`` reproduces Shi et al.'s
-    decentralized ADMM with ``c = rho / 2``.
+    ``consensus``, n floats) and nothing else to each neighbour: the local stopping check uses
+    the edge residual ``||m_ji - z_ij|| / rho`` (zero exactly at the fixed point, and the
+    neighbours' disagreement ``||x_j - x_i||`` there), and monitors read the estimate from the
+    robot's status, so the payload is the one vector the iteration needs. ``alpha = 1/2``
+    reproduces Shi et al.'s decentralized ADMM with ``c = rho / 2``.
     """
 
     algorithm = "radmm"
@@ -157,7 +159,7 @@ class RelaxedADMMAgent(Agent):
         if agent_id in nbrs:
             raise ValueError(f"neighbors of agent {agent_id} must not contain the agent itself")
         dim = objective.dim
-        super().__init__(agent_id, dim, {j: {"primal": dim, "consensus": dim} for j in nbrs},
+        super().__init__(agent_id, dim, {j: {"consensus": dim} for j in nbrs},
                          max_iterations, record)
         self.objective = objective
         self.neighbors = nbrs
@@ -180,20 +182,22 @@ class RelaxedADMMAgent(Agent):
         return self.objective.prox(total / penalty, penalty)
 
     def _outgoing(self) -> list[Message]:
-        x = freeze(self.x)  # one read-only copy shared by every neighbour's message
-        push = 2 * self.rho * x  # m_ij = 2 rho x_i - z_ij, the same bits as -z_ij + 2 rho x_i
-        return [self._message(j, "edge", primal=x, consensus=seal(push - self.z[j])) for j in self.neighbors]
+        push = 2 * self.rho * self.x  # m_ij = 2 rho x_i - z_ij, the same bits as -z_ij + 2 rho x_i
+        return [self._message(j, "edge", consensus=seal(push - self.z[j])) for j in self.neighbors]
 
     def _update(self, inbox: dict[int, Message]) -> None:
         keep, take = 1 - self.alpha, self.alpha
         z = self.z
+        disagreement = 0.0
         for j, msg in inbox.items():  # only neighbours' messages are accepted
-            z[j] = keep * z[j] + take * msg.consensus
+            m = msg.consensus
+            disagreement = max(disagreement, vector_norm(m - z[j]))
+            z[j] = keep * z[j] + take * m
+        disagreement /= self.rho  # ||m_ji - z_ij|| / rho: ||x_j - x_i|| at the fixed point's neighbourhood
         if self._warming:
             self._warm_start(inbox)
-        x_new = seal(self._primal())  # read-only: _outgoing's freeze then shares it without a copy
+        x_new = seal(self._primal())
         scale = max(1.0, vector_norm(x_new))
-        disagreement = max([vector_norm(x_new - msg.primal) for msg in inbox.values()], default=0.0)
         self.primal_residual = disagreement
         step = vector_norm(x_new - self.x)
         self.dual_residual = self.rho * step

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from distopt_ros.core.agent import Agent, ToleranceStopper, vector_norm, within_tolerance
-from distopt_ros.core.messages import Message, freeze, seal
+from distopt_ros.core.messages import Message, seal
 from distopt_ros.core.problems import LocalObjective
 from distopt_ros.core.validation import as_finite_array, in_open_interval, positive
 
@@ -22,7 +22,9 @@ from distopt_ros.core.validation import as_finite_array, in_open_interval, posit
 class ATGAgent(Agent):
     """One robot of ATG: state ``x_i``, trackers ``(y_i, s_i)``, and ``z_ij`` in R^{2n} per neighbour.
 
-    Message to neighbour j (block ``consensus``, 2n floats): ``m_ij = -z_ij + 2 rho col(y_i, s_i)``.
+    Message to neighbour j (block ``consensus``, 2n floats): ``m_ij = -z_ij + 2 rho col(y_i, s_i)``, and nothing
+    else: the local stopping check uses the tracker edge residual ``||m_ji - z_ij|| / rho`` (zero at the fixed
+    point) instead of the neighbours' ``x_j``, and monitors read the estimate from the robot's status.
     """
 
     algorithm = "atg"
@@ -36,7 +38,7 @@ class ATGAgent(Agent):
         if not nbrs or agent_id in nbrs:
             raise ValueError(f"neighbors of agent {agent_id} must be non-empty and exclude the agent")
         dim = objective.dim
-        super().__init__(agent_id, dim, {j: {"primal": dim, "consensus": 2 * dim} for j in nbrs},
+        super().__init__(agent_id, dim, {j: {"consensus": 2 * dim} for j in nbrs},
                          max_iterations, record)
         self.objective = objective
         self.neighbors = nbrs
@@ -59,9 +61,7 @@ class ATGAgent(Agent):
 
     def _outgoing(self) -> list[Message]:
         ys = np.concatenate([self.y, self.s])
-        x = freeze(self.x)  # one read-only copy shared by every neighbour's message
-        return [self._message(j, "edge", primal=x, consensus=seal(-self.z[j] + 2 * self.rho * ys))
-                for j in self.neighbors]
+        return [self._message(j, "edge", consensus=seal(-self.z[j] + 2 * self.rho * ys)) for j in self.neighbors]
 
     def _forget(self, peer: int) -> bool:
         """Drop the edge's tracker state: ATG's trackers forget any initialization, so they re-converge."""
@@ -76,11 +76,13 @@ class ATGAgent(Agent):
         self._track()
 
     def _update(self, inbox: dict[int, Message]) -> None:
+        disagreement = 0.0
         for j, msg in inbox.items():
-            self.z[j] = (1 - self.alpha) * self.z[j] + self.alpha * np.asarray(msg.consensus)
+            m = msg.consensus
+            disagreement = max(disagreement, vector_norm(m - self.z[j]) / self.rho)
+            self.z[j] = (1 - self.alpha) * self.z[j] + self.alpha * m
         x_new = self.x + self.gamma * (self.y - self.x - self.delta * self.s)
         moved = vector_norm(x_new - self.x)
-        disagreement = max([vector_norm(x_new - m.primal) for m in inbox.values()], default=0.0)
         self.primal_residual = disagreement
         self.dual_residual = moved
         self.x = x_new
