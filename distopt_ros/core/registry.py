@@ -20,7 +20,7 @@ from distopt_ros.core.algorithms.aladin import AveragingCoordinator, QuDRCAladin
 from distopt_ros.core.algorithms.atg import ATGAgent
 from distopt_ros.core.algorithms.coupled import CoupledADMMAgent
 from distopt_ros.core.algorithms.federated import FedClient, FedServer
-from distopt_ros.core.algorithms.gradient import DGDAgent, DIGingAgent
+from distopt_ros.core.algorithms.gradient import ATCTrackingAgent, DGDAgent, DIGingAgent, SemiATCTrackingAgent
 from distopt_ros.core.algorithms.price import AuctioneerAgent, BidderAgent, problem_supports
 from distopt_ros.core.graphs import Digraph, Graph, LocalDigraph, metropolis_row
 from distopt_ros.core.objectives import constrained
@@ -122,6 +122,17 @@ ALGORITHM_SPECS: dict[str, AlgorithmSpec] = {
             lambda i, prob, g, p, rec: DIGingAgent(i, prob.objectives[i], g.neighbors(i), metropolis_row(g, i),
                                                    p["step"], p["max_iterations"], record=rec, **_stop(g, p)),
             doc_section="DIGing gradient tracking", constraints="none"),
+        AlgorithmSpec(
+            "atc", "ATC gradient tracking (AugDGM / ATC-DIGing), two rounds per iteration", "broadcast",
+            lambda i, prob, g, p, rec: ATCTrackingAgent(i, prob.objectives[i], g.neighbors(i), metropolis_row(g, i),
+                                                        p["step"], p["max_iterations"], record=rec, **_stop(g, p)),
+            doc_section="ATC and semi-ATC gradient tracking", constraints="none"),
+        AlgorithmSpec(
+            "semi_atc", "semi-ATC gradient tracking (push-pull with one W), one round per iteration", "broadcast",
+            lambda i, prob, g, p, rec: SemiATCTrackingAgent(i, prob.objectives[i], g.neighbors(i),
+                                                            metropolis_row(g, i), p["step"], p["max_iterations"],
+                                                            record=rec, **_stop(g, p)),
+            doc_section="ATC and semi-ATC gradient tracking", constraints="none"),
         AlgorithmSpec(
             "atg", "ADMM-tracking gradient, robust to loss and asynchrony", "edge",
             lambda i, prob, g, p, rec: ATGAgent(i, prob.objectives[i], g.neighbors(i), p["rho"], p["alpha"],

@@ -217,7 +217,8 @@ class ResourceProblem:
         """Centralized optimum ``(y*, p*)``.
 
         Exact for quadratic costs without boxes (``y_i = (A_i^T p - beta_i) / a_i`` with ``p`` from
-        the balance equation, the minimum-norm one if the coupling rows are dependent); otherwise SLSQP on the stacked problem (about 1e-8) with the price
+        the balance equation, the minimum-norm one if the coupling rows are dependent); otherwise SLSQP on the
+        stacked problem (about 1e-8) with the price
         recovered from the KKT conditions of the agents strictly inside their boxes.
         """
         if all(isinstance(c, QuadraticCost) and np.all(np.isinf(c.lower)) and np.all(np.isinf(c.upper))

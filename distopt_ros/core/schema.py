@@ -218,8 +218,9 @@ PARAMETERS: tuple[Param, ...] = (
     _P("tolerance", float, 1e-10, "Stopping tolerance (0 = run to max_iterations)", low=0.0),
     _P("stop_patience", int, 3, "Rounds the whole swarm must stay within tolerance before stopping", low=1,
        high=10_000),
-    _P("step", float, 0.05, "Gradient step of dgd/diging, price step of gda/extragradient", low=0.0, low_open=True,
-       live=("dgd", "diging"), algorithms=("dgd", "diging", "price")),
+    _P("step", float, 0.05, "Gradient step of dgd/diging/atc/semi_atc, price step of gda/extragradient", low=0.0,
+       low_open=True, live=("dgd", "diging", "atc", "semi_atc"), algorithms=("dgd", "diging", "atc", "semi_atc",
+                                                                             "price")),
     _P("step_decay", float, 0.0, "dgd diminishing step step/(k+1)^p with this p (0 = constant step)", low=0.5,
        high=1.0, low_open=True, zero_allowed=True, algorithms=("dgd",)),
     _P("resilient_f", int, 0, "dgd resilient mode (W-MSR): per coordinate, ignore up to F neighbour values above "
