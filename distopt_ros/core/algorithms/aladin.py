@@ -10,7 +10,11 @@
 * :class:`QuDRCAladinAgent`: docs/algorithms.md, "Quantized decentralized RC-ALADIN (QuDRC-ALADIN)",
   the coordinator of RC-ALADIN replaced by the
   quantized averager; only integers cross the network, and every node stops each inner loop
-  at the same step because they share the global max and min.
+  at the same step because they share the global max and min. Each averaging is warm-started
+  from the last, each edge sends differences (:class:`EdgeCodec`), and a message is charged the
+  length of its decodable frame (:func:`distopt_ros.core.wire.encode_frame`).
+* :func:`qudrc_linear_model`, :func:`qudrc_error_gain`: the documented Delta bound on the final
+  error for quadratic objectives.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from distopt_ros.core.graphs import Digraph
 from distopt_ros.core.messages import BROADCAST, COORDINATOR, Message
 from distopt_ros.core.problems import LocalObjective
 from distopt_ros.core.validation import as_finite_array, at_least, positive
+from distopt_ros.core.wire import CODES, frame_length
 
 
 class RCAladinAgent(Agent):
@@ -113,7 +118,11 @@ def _ceil_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def integer_bits(values: np.ndarray) -> int:
-    """Bits to send these integers with a sign bit and their own length (what the radio really carries)."""
+    """The old count, ``bit_length + 1`` per integer with no framing: NOT a decodable code, a lower bound.
+
+    Kept to compare with the figures reported before (benchmarks/bench_quantized.py); messages
+    are charged :func:`distopt_ros.core.wire.frame_length` instead.
+    """
     return int(sum(int(abs(int(v))).bit_length() + 1 for v in np.asarray(values).reshape(-1)))
 
 
@@ -127,6 +136,7 @@ class QuantizedAverager:
     uniformly (``b_li = 1 / (1 + D_i^+)``); every ``D`` steps it checks the global max and min of
     ``ceil(y/z)`` and ``floor(y/z)`` (max/min-consensus run alongside) and stops when they differ by
     at most one, outputting ``m * Delta``. Sums of ``y`` and ``z`` over the network are invariant.
+    :meth:`restart` starts a new averaging from where the last one ended (a warm start).
     """
 
     def __init__(self, node: int, values: np.ndarray, delta: float, diameter: int, out_neighbors: Sequence[int],
@@ -136,12 +146,29 @@ class QuantizedAverager:
         self.diameter = at_least(diameter, "diameter", 1)
         self.out_neighbors = tuple(out_neighbors)
         self.rng = rng
-        self.y = 2 * quantize_floor(values, self.delta)
+        self.q = quantize_floor(values, self.delta)
+        """The quantized value this node contributes (``sum y = 2 sum q`` over the network)."""
+        self.y = 2 * self.q
         self.z = np.full(self.y.shape, 2, dtype=np.int64)
         self.step = 0
         self.M = _ceil_div(self.y, self.z)
         self.m = self.y // self.z
         self.output: np.ndarray | None = None
+
+    def restart(self, values: np.ndarray) -> None:
+        """Average new values, warm-started from the current mass and tokens (call on every node at one step).
+
+        The node adds the change of its quantized value to its mass, ``y += 2 (q(v) - q_old)``,
+        and keeps its tokens: the network sums become ``2 sum q(v)`` and ``2 N`` exactly, as a
+        fresh start would give, and that is all the output bound uses (it holds for any split of
+        the mass). A state that was balanced stays nearly balanced when the values moved little,
+        so the loop stops after few windows.
+        """
+        q = quantize_floor(values, self.delta)
+        self.y = self.y + 2 * (q - self.q)
+        self.q = q
+        self.step = 0
+        self.output = None
 
     def emit(self) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
         """Start step ``l``: window bookkeeping and the token split; payload per out-neighbour and self."""
@@ -177,6 +204,49 @@ class QuantizedAverager:
         return False
 
 
+Payload = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+"""One inner step on one edge: max values M, min values m, token mass, token count (int64, n each)."""
+
+
+class EdgeCodec:
+    """The difference code of one directed edge; the sender and the receiver each hold one, in lockstep.
+
+    Sent instead of ``(M, m, mass, tokens)``: ``(M - M_last, m - m_last, mass - tokens * r,
+    tokens)``, where ``M_last``, ``m_last`` are the values last sent on this edge and ``r`` is the
+    per-token value last sent on it (``floor(mass / tokens)`` of the last step with tokens). Both
+    ends update the same state from the same integers, so decoding is exact. Near a balanced
+    state every token is worth ``floor`` or ``ceil`` of nearly the same ratio, and the max/min
+    change rarely, so the sent integers are mostly 0 and +-1. Needs every payload delivered once,
+    in order: what the quantized averager's conservation of mass needs anyway (lossless only).
+    """
+
+    def __init__(self, dim: int) -> None:
+        self.M = np.zeros(dim, dtype=np.int64)
+        self.m = np.zeros(dim, dtype=np.int64)
+        self.ref = np.zeros(dim, dtype=np.int64)
+
+    def encode(self, payload: Payload) -> Payload:
+        big, small, mass, tokens = payload
+        out = (big - self.M, small - self.m, mass - tokens * self.ref, tokens.copy())
+        self._advance(big, small, mass, tokens)
+        return out
+
+    def decode(self, sent: Payload) -> Payload:
+        d_big, d_small, offset, tokens = sent
+        big, small, mass = self.M + d_big, self.m + d_small, offset + tokens * self.ref
+        self._advance(big, small, mass, tokens)
+        return big, small, mass, tokens
+
+    def _advance(self, big: np.ndarray, small: np.ndarray, mass: np.ndarray, tokens: np.ndarray) -> None:
+        self.M, self.m = big.copy(), small.copy()
+        self.ref = np.where(tokens > 0, mass // np.maximum(tokens, 1), self.ref)
+
+
+def payload_integers(blocks: Payload) -> list[int]:
+    """The ``4 n`` integers of a message in wire order (M, m, mass, tokens), as its frame codes them."""
+    return [int(v) for v in np.concatenate(blocks).tolist()]
+
+
 class QuDRCAladinAgent(Agent):
     """A node of QuDRC-ALADIN over a digraph, messages = the quantized averager's integer payloads.
 
@@ -184,17 +254,25 @@ class QuDRCAladinAgent(Agent):
 
     Rounds are inner steps of the quantized averager; an outer iteration completes when the
     averager stops (at the same step on every node). Message blocks: ``primal`` = M, ``dual`` =
-    m, ``consensus`` = mass, ``aux`` = tokens (exact integers; ``bit_cost`` counts their bits).
+    m, ``consensus`` = mass, ``aux`` = tokens, exact integers; with ``differential`` (the
+    default) each is sent as its :class:`EdgeCodec` difference. ``bit_cost`` is the length of the
+    message's frame (:func:`distopt_ros.core.wire.encode_frame`: one flag bit, ``0`` for an all-zero
+    message, else ``1`` and the ``4 n`` zig-zag Elias-``code`` codes; ``n`` is the header's ``dim``).
+    ``warm_start`` (default) starts each averaging from the previous one's final state
+    (:meth:`QuantizedAverager.restart`). Both off is the scheme as first published.
     """
 
     algorithm = "qudrc"
 
     def __init__(self, agent_id: int, objective: LocalObjective, digraph: Digraph, rho: float, delta: float,
                  max_outer: int, diameter: int | None = None, seed: int = 0, watchdog: int = 100_000,
-                 record: bool = False) -> None:
+                 record: bool = False, warm_start: bool = True, differential: bool = True,
+                 code: str = "gamma") -> None:
         d = digraph.diameter() if diameter is None else at_least(diameter, "diameter", 1)
         if d < digraph.diameter():
             raise ValueError(f"diameter must be >= the digraph's diameter {digraph.diameter()}, got {d}")
+        if code not in CODES:
+            raise ValueError(f"code must be one of {', '.join(CODES)}, got {code!r}")
         dim = objective.dim
         ins = digraph.in_neighbors(agent_id)
         blocks = {"primal": dim, "dual": dim, "consensus": dim, "aux": dim}
@@ -208,11 +286,17 @@ class QuDRCAladinAgent(Agent):
         self.in_neighbors = ins
         self.max_outer = max_outer
         self.watchdog = at_least(watchdog, "watchdog", 1)
+        self.warm_start = bool(warm_start)
+        self.differential = bool(differential)
+        self.code = code
+        self._encoders = {j: EdgeCodec(dim) for j in self.out_neighbors}
+        self._decoders = {j: EdgeCodec(dim) for j in ins}
         self.rng = np.random.default_rng([seed, agent_id])
         self.lam = self.rng.normal(size=dim)  # random lambda^0, as in the paper
         self.z = np.zeros(dim)
         self.outer = 0
         self.inner_steps: list[int] = []
+        self.averager: QuantizedAverager | None = None
         self._local_step()
         self._start_inner()
 
@@ -221,24 +305,43 @@ class QuDRCAladinAgent(Agent):
         self.g = self.rho * (self.z - self.x) - self.lam
 
     def _start_inner(self) -> None:
-        self.averager = QuantizedAverager(self.agent_id, self.x - self.g / self.rho, self.delta, self.diameter,
-                                          self.out_neighbors, self.rng)
-        self._payload = self.averager.emit()
+        v = self.x - self.g / self.rho
+        if self.warm_start and self.averager is not None:
+            self.averager.restart(v)
+        else:
+            self.averager = QuantizedAverager(self.agent_id, v, self.delta, self.diameter, self.out_neighbors,
+                                              self.rng)
+        self._emit()
+
+    def _emit(self) -> None:
+        """One inner step's payloads, encoded once: :meth:`_outgoing` (also called to restate) only reads them."""
+        assert self.averager is not None
+        payload = self.averager.emit()
+        self._own = payload[self.agent_id]
+        self._wire = {j: self._encoders[j].encode(payload[j]) if self.differential else payload[j]
+                      for j in self.out_neighbors}
+
+    def wire_integers(self, receiver: int) -> list[int]:
+        """The integers of this step's message to ``receiver``, as its bit string codes them."""
+        return payload_integers(self._wire[receiver])
 
     def _outgoing(self) -> list[Message]:
         out = []
         for j in self.out_neighbors:
-            big, small, mass, tokens = self._payload[j]
+            big, small, mass, tokens = self._wire[j]
             out.append(Message(sender=self.agent_id, receiver=j, iteration=self.iteration, algorithm=self.algorithm,
                                kind="qavg", dim=self.dim, primal=big, dual=small, consensus=mass, aux=tokens,
-                               done=self.done, bit_cost=integer_bits(np.concatenate([big, small, mass, tokens]))))
+                               done=self.done, bit_cost=frame_length(self.wire_integers(j), self.code)))
         return out
 
     def _update(self, inbox: dict[int, Message]) -> None:
-        payloads = [self._payload[self.agent_id]]
-        payloads += [(np.asarray(inbox[j].primal).astype(np.int64), np.asarray(inbox[j].dual).astype(np.int64),
-                      np.asarray(inbox[j].consensus).astype(np.int64), np.asarray(inbox[j].aux).astype(np.int64))
-                     for j in self.in_neighbors]
+        payloads = [self._own]
+        for j in self.in_neighbors:
+            msg = inbox[j]
+            sent = (np.asarray(msg.primal).astype(np.int64), np.asarray(msg.dual).astype(np.int64),
+                    np.asarray(msg.consensus).astype(np.int64), np.asarray(msg.aux).astype(np.int64))
+            payloads.append(self._decoders[j].decode(sent) if self.differential else sent)
+        assert self.averager is not None
         if self.averager.absorb(payloads):
             self.inner_steps.append(self.averager.step)
             self.z = self.averager.output
@@ -248,6 +351,9 @@ class QuDRCAladinAgent(Agent):
             if self.outer >= self.max_outer:
                 self.converged = True
                 self.request_stop()
+                if self.differential:  # the final (done) messages carry no change: the one-bit empty frame
+                    zero = np.zeros(self.dim, dtype=np.int64)
+                    self._wire = {j: (zero, zero, zero, zero) for j in self.out_neighbors}
                 return
             self._local_step()
             self._start_inner()
@@ -255,16 +361,80 @@ class QuDRCAladinAgent(Agent):
             raise RuntimeError(f"node {self.agent_id}: quantized averaging did not stop within watchdog="
                                f"{self.watchdog} steps (outer iteration {self.outer})")
         else:
-            self._payload = self.averager.emit()
+            self._emit()
 
     def estimate(self) -> np.ndarray:
         return self.x
 
 
 def qudrc_swarm(objectives: Sequence[LocalObjective], digraph: Digraph, rho: float, delta: float, max_outer: int,
-                seed: int = 0, diameter: int | None = None, watchdog: int = 100_000) -> dict[int, Agent]:
-    """QuDRC-ALADIN nodes for every objective over ``digraph`` (strongly connected, checked)."""
+                seed: int = 0, diameter: int | None = None, watchdog: int = 100_000, warm_start: bool = True,
+                differential: bool = True, code: str = "gamma") -> dict[int, Agent]:
+    """QuDRC-ALADIN nodes for every objective over ``digraph`` (strongly connected, checked).
+
+    ``warm_start=False, differential=False`` is the scheme as first published (fresh averaging
+    every outer iteration, absolute integers); the bit count is the same honest code either way.
+    """
     if digraph.num_nodes != len(objectives):
         raise ValueError(f"digraph has {digraph.num_nodes} nodes but there are {len(objectives)} objectives")
-    return {i: QuDRCAladinAgent(i, f, digraph, rho, delta, max_outer, diameter, seed, watchdog)
+    return {i: QuDRCAladinAgent(i, f, digraph, rho, delta, max_outer, diameter, seed, watchdog,
+                                warm_start=warm_start, differential=differential, code=code)
             for i, f in enumerate(objectives)}
+
+
+# ----------------------------------------------------------------------------- the Delta bound (quadratics)
+def qudrc_linear_model(precisions: Sequence[np.ndarray], rho: float) -> tuple[np.ndarray, ...]:
+    """QuDRC-ALADIN on quadratics ``f_i`` with Hessians ``P_i``, as a linear system in the deviations.
+
+    With ``v_i^k`` the value node ``i`` averages in outer iteration ``k + 1`` and ``e^k`` the
+    averaging's error (``z^{k+1} = mean_j v_j^k + e^k``, the same ``z`` on every node), RC-ALADIN
+    reads ``x_i^{k+1} = prox(2 z^{k+1} - v_i^k)``, ``v_i^{k+1} = v_i^k + 2 (x_i^{k+1} - z^{k+1})``; in
+    deviations from the fixed point (``s = v - v*``): ``s^{k+1} = A s^k + B e^k`` and
+    ``x^{k+1} - x* = C s^k + F e^k`` (stacked over nodes). Returns ``(A, B, C, F)``.
+    """
+    rho = positive(rho, "rho")
+    mats = [np.atleast_2d(np.asarray(p, dtype=float)) for p in precisions]
+    n, big_n = mats[0].shape[0], len(mats)
+    k = np.zeros((big_n * n, big_n * n))
+    for i, p in enumerate(mats):
+        k[i * n:(i + 1) * n, i * n:(i + 1) * n] = rho * np.linalg.inv(p + rho * np.eye(n))
+    spread = np.kron(np.ones((big_n, 1)), np.eye(n))  # 1 (x) I: the same z to every node
+    avg = spread @ np.kron(np.ones((1, big_n)), np.eye(n)) / big_n  # s -> 1 (x) mean s
+    eye = np.eye(big_n * n)
+    a = eye - 2 * k + 4 * k @ avg - 2 * avg
+    b = 4 * k @ spread - 2 * spread
+    c = 2 * k @ avg - k
+    f = 2 * k @ spread
+    return a, b, c, f
+
+
+def qudrc_error_gain(precisions: Sequence[np.ndarray], rho: float, rtol: float = 1e-12,
+                     max_terms: int = 100_000) -> float:
+    """``gamma`` with ``limsup_k max_i ||x_i^k - x*|| <= gamma * Delta`` for quadratic ``f_i`` (docs/algorithms.md).
+
+    The averaging error of every outer iteration lies in ``(-2 Delta, 0]`` per coordinate, i.e.
+    ``e = Delta (-1 + u)`` with ``|u| < 1``; through the impulse responses ``M_0 = F``,
+    ``M_{t+1} = C A^t B`` of :func:`qudrc_linear_model` this gives, per node ``i``,
+    ``||x_i - x*|| <= transient + Delta sum_t (||M_t^i 1|| + sum_c ||M_t^i e_c||)``. ValueError if
+    the exact iteration does not contract (spectral radius of ``A`` >= 1: no bound).
+    """
+    a, b, c, f = qudrc_linear_model(precisions, rho)
+    radius = float(max(abs(np.linalg.eigvals(a))))
+    if radius >= 1.0:
+        raise ValueError(f"RC-ALADIN does not contract at rho={rho} (spectral radius {radius:.4f}); no Delta bound")
+    n = b.shape[1]
+    nodes = a.shape[0] // n
+
+    def node_terms(m: np.ndarray) -> np.ndarray:
+        rows = m.reshape(nodes, n, n)  # rows[i] = node i's block of M
+        return np.linalg.norm(rows.sum(axis=2), axis=1) + np.linalg.norm(rows, axis=1).sum(axis=1)
+
+    total = node_terms(f)
+    propagated = b  # A^t B
+    for _ in range(max_terms):
+        term = node_terms(c @ propagated)
+        total = total + term
+        if term.max() <= rtol * total.max():
+            break
+        propagated = a @ propagated
+    return float(total.max())
