@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -73,7 +72,13 @@ def row(name: str, settings: str, problem: str, res: SimResult, note: str = "") 
     }
 
 
-def run(quick: bool) -> list[dict[str, str]]:
+LOSSLESS_COLUMNS = ("rounds to 1e-6", "messages", "kbit per agent")
+"""The columns of a lossless row that are a function of the code alone (the wall time is the machine's):
+test/test_results_drift.py recomputes them and fails when the committed table differs."""
+
+
+def run(quick: bool, only_lossless: bool = False) -> list[dict[str, str]]:
+    """The rows of the main table (``only_lossless``: without the lossy/asynchronous runs)."""
     rows: list[dict[str, str]] = []
     lossy = NetworkModel(loss="bernoulli", loss_probability=0.3, activation_probability=0.5, seed=7)
     cases: list[tuple[str, str, dict, NetworkModel | None, int, str]] = [
@@ -84,6 +89,8 @@ def run(quick: bool) -> list[dict[str, str]]:
         ("radmm", "rho=1, alpha=0.8, 30% loss, 50% activation", {"alpha": 0.8}, lossy, 12000, "lossy/async"),
         ("diging", "step=0.03", {"step": 0.03}, None, 6000, ""),
         ("diging", "step=0.03, 30% loss, 50% activation", {"step": 0.03}, lossy, 6000, "lossy: stays biased"),
+        ("atc", "step=0.03", {"step": 0.03}, None, 12000, "two rounds per iteration"),
+        ("semi_atc", "step=0.03", {"step": 0.03}, None, 6000, ""),
         ("atg", "rho=1, alpha=0.5, gamma=0.5, delta=0.05", {}, None, 6000, ""),
         ("atg", "robust, 30% loss, 50% activation", {}, lossy, 20000, "lossy/async"),
         ("dgd", "step=0.02 constant", {"step": 0.02}, None, 4000, "biased by design"),
@@ -94,27 +101,30 @@ def run(quick: bool) -> list[dict[str, str]]:
         graph = graph_cache.setdefault(problem.num_agents, make_graph("ring", problem.num_agents))
         opt = problem.centralized_optimum()
         for alg, settings, over, net, rounds, note in cases:
+            if only_lossless and net is not None:
+                continue
             if quick:
                 rounds = min(rounds, 3000)
             params = {**BASE, **over, "max_iterations": rounds}
             agents = build_swarm(alg, problem, graph, params)
-            res = simulate(agents, network=net, optimum=opt, max_rounds=rounds if net is None else 2 * rounds)
+            res = simulate(agents, network=net, optimum=opt, max_rounds=rounds if net is None else 2 * rounds,
+                           stop_within=ACCURACY)
             rows.append(row(alg, settings, pname, res, note))
     # Averaging problems: consensus, gossip, push-sum on the fusion means.
     values = np.array([o.mean for o in next(iter(problems(quick).values())).objectives])
     n = values.shape[0]
     ring = make_graph("ring", n)
     avg = values.mean(axis=0)
-    res = simulate(consensus_swarm(values, ring, 3000), optimum=avg)
+    res = simulate(consensus_swarm(values, ring, 3000), optimum=avg, stop_within=ACCURACY)
     rows.append(row("consensus", "Metropolis weights", f"averaging (N={n}, ring)", res))
     gossip = {i: GossipAgent(i, values[i], ring.neighbors(i), 10**9, seed=i) for i in range(n)}
     res = simulate(gossip, network=NetworkModel(activation_probability=1.0 / n, seed=3), optimum=avg,
-                   max_rounds=40_000 if not quick else 20_000)
+                   max_rounds=40_000 if not quick else 20_000, stop_within=ACCURACY)
     rows.append(row("gossip", "pairwise, one wake-up per tick on average", f"averaging (N={n}, ring)", res,
                     "rounds = clock ticks"))
     dg = make_digraph("random_strongly_connected", n, seed=5)
     ps = {i: PushSumAgent(i, values[i], dg.in_neighbors(i), len(dg.out_neighbors(i)), 3000) for i in range(n)}
-    res = simulate(ps, optimum=avg)
+    res = simulate(ps, optimum=avg, stop_within=ACCURACY)
     rows.append(row("push-sum", "equal split", f"averaging (N={n}, random digraph)", res))
     return rows
 
@@ -129,8 +139,9 @@ def aladin_problem(num_agents: int = 8, seed: int = 8) -> Problem:
     return Problem(tuple(objs))
 
 
-def run_library(quick: bool) -> list[dict[str, str]]:
-    """Price coordination, constraint-coupled primal-dual, ALADIN and federated learning on their own test problems."""
+def run_library(quick: bool, only_lossless: bool = False) -> list[dict[str, str]]:
+    """Price coordination, constraint-coupled primal-dual, ALADIN and federated learning on their own test problems
+    (``only_lossless``: without the lossy/asynchronous runs)."""
     from distopt_ros.core.algorithms.aladin import qudrc_swarm, rcaladin_swarm
     from distopt_ros.core.algorithms.coupled import coupled_swarm, microgrid_problem
     from distopt_ros.core.algorithms.federated import fed_swarm
@@ -157,6 +168,8 @@ def run_library(quick: bool) -> list[dict[str, str]]:
     xs, _lam = mg.solve()
     graph = make_graph("ring", len(mg.objectives))
     for label, net in (("synchronous", None), ("asynchronous, 30% loss, 50% activation", lossy)):
+        if only_lossless and net is not None:
+            continue
         agents = coupled_swarm(mg, graph, gamma=0.1, max_iterations=10**6)
         err = {"err": lambda a: max(float(np.linalg.norm(a[i].x - xs[i])) for i in range(len(xs)))}
         res = simulate(agents, network=net, max_rounds=3000 if quick else 8000, metrics=err)
@@ -166,10 +179,10 @@ def run_library(quick: bool) -> list[dict[str, str]]:
     problem = aladin_problem()
     objs = list(problem.objectives)
     x_star = problem.centralized_optimum()
-    res = simulate(rcaladin_swarm(objs, 2.0, 200), optimum=x_star)
+    res = simulate(rcaladin_swarm(objs, 2.0, 200), optimum=x_star, stop_within=ACCURACY)
     rows.append(row("RC-ALADIN", "rho=2, coordinator", "random quadratic (N=8, n=2)", res, "float64"))
     res = simulate(build_swarm("radmm", problem, make_graph("ring", 8), {**BASE, "max_iterations": 400}),
-                   optimum=x_star)
+                   optimum=x_star, stop_within=ACCURACY)
     rows.append(row("radmm", "rho=1, alpha=0.5", "random quadratic (N=8, n=2)", res, "float64 baseline"))
     digraph = make_digraph("random_strongly_connected", 8, seed=1)
     for delta in (1e-2, 1e-3, 1e-4):
@@ -182,7 +195,7 @@ def run_library(quick: bool) -> list[dict[str, str]]:
                   QuadraticObjective(np.array([[3.0]]), np.array([4.0]))))
     for opt_name, eta in (("fedavg", 1.0), ("fedadam", 0.03)):
         res = simulate(fed_swarm(t3, 3000, 5, 0.1, optimizer=opt_name, server_step=eta),
-                       optimum=np.array([2.680532285088285]), track=[COORDINATOR])
+                       optimum=np.array([2.680532285088285]), track=[COORDINATOR], stop_within=ACCURACY)
         rows.append(row(opt_name, f"E=5, eta_l=0.1, server step {eta}", "T3 (2 clients)", res,
                         "error to the drift fixed point 2.6805 (w* = 3)"))
     return rows
@@ -197,17 +210,22 @@ def bits_to_accuracy(accuracy: float = 1e-3) -> list[dict[str, str]]:
     x_star = problem.centralized_optimum()
     out = []
     res = simulate(build_swarm("radmm", problem, make_graph("ring", 8), {**BASE, "max_iterations": 400}),
-                   optimum=x_star)
+                   optimum=x_star, stop_within=accuracy)
     cost = res.cost_to(accuracy)
     out.append({"algorithm": "radmm (float64, ring)", "kbit per agent to 1e-3": f"{cost[1] / 8 / 1e3:.1f}"
                 if cost else "not reached"})
     for delta in (1e-3, 1e-4):
         res = simulate(qudrc_swarm(objs, make_digraph("random_strongly_connected", 8, seed=1), 2.0, delta, 25, seed=1),
-                       optimum=x_star)
+                       optimum=x_star, stop_within=accuracy)
         cost = res.cost_to(accuracy)
         out.append({"algorithm": f"QuDRC-ALADIN (integers, digraph, Delta={delta:g})",
                     "kbit per agent to 1e-3": f"{cost[1] / 8 / 1e3:.1f}" if cost else "not reached"})
     return out
+
+
+def lossless_rows() -> list[dict[str, str]]:
+    """Every lossless row of the committed table (full size, not ``--quick``), recomputed."""
+    return run(False, only_lossless=True) + run_library(False, only_lossless=True)
 
 
 def to_markdown(rows: list[dict[str, str]]) -> str:
@@ -223,14 +241,15 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
     add_out_arguments(ap, "the results table (make results: benchmarks/results/algorithms.md)")
     args = ap.parse_args(argv)
     path = out_path(ap, args)
-    started = time.perf_counter()
     rows = run(args.quick) + run_library(args.quick)
     table = to_markdown(rows) + "\n\nBits to reach 1e-3 on the same problem (N=8, n=2):\n\n" + to_markdown(
         bits_to_accuracy())
     header = (f"# Algorithm benchmark\n\nRounds for every agent to get within {ACCURACY:g} of the centralized "
               "optimum (simulator, ring graphs, seeded), and the messages, bits (64 per float) and wall time "
-              "spent until then (or in the whole capped run when never reached). Generated by "
-              f"`python benchmarks/bench_algorithms.py` in {time.perf_counter() - started:.0f} s.\n\n")
+              "spent until then (or in the whole capped run when never reached). Generated from the code by "
+              "`python benchmarks/bench_algorithms.py --out benchmarks/results/algorithms.md --force` (or "
+              "`make results`); test/test_results_drift.py fails when a lossless row's rounds, messages or bits "
+              "differ from what the code produces. The wall times are this machine's (2 CPUs, shared).\n\n")
     out(table)
     write_out(path, header + table + "\n")
     return 0

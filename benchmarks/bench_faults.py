@@ -231,6 +231,21 @@ def _child(parent: int, name: str) -> int:
     raise RuntimeError(f"no process for {name}")
 
 
+COLUMNS = ("where", "fault", "algorithm", "time to detect", "rounds to re-converge", "final error",
+           "messages refused")
+KEY_COLUMNS = ("where", "fault", "algorithm")
+LOSSLESS_COLUMNS = COLUMNS[3:]
+"""The simulator rows are a function of the code alone: test/test_results_drift.py recomputes them (the DDS rows
+depend on the machine's timing and are not)."""
+
+
+def table_rows(rows: list[tuple]) -> list[dict[str, str]]:
+    """The table's cells of :func:`sim_rows` / :func:`dds_rows` results, by column."""
+    return [dict(zip(COLUMNS, (where, fault, algorithm, detect, "-" if rounds is None else str(rounds), f"{error:.1e}",
+                               str(refused)), strict=True))
+            for where, fault, algorithm, detect, rounds, error, refused in rows]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--no-ros", action="store_true", help="simulated rows only")
@@ -252,9 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         "| where | fault | algorithm | time to detect | rounds to re-converge | final error | messages refused |",
         "|---|---|---|---|---|---|---|",
     ]
-    for where, fault, algorithm, detect, rounds, error, refused in rows:
-        lines.append(f"| {where} | {fault} | {algorithm} | {detect} | {'-' if rounds is None else rounds} | "
-                     f"{error:.1e} | {refused} |")
+    lines += ["| " + " | ".join(r.values()) + " |" for r in table_rows(rows)]
     text = "\n".join(lines) + "\n"
     print(text)
     write_out(path, text)

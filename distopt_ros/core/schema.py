@@ -268,8 +268,9 @@ PARAMETERS: tuple[Param, ...] = (
        "declared gone and the swarm goes on without it (0 = never)", low=0.0, high=86_400.0, scope=ROBOT,
        group="transport"),
     _P("start_without_missing", bool, False, "After startup_timeout, start with the peers present; a missing one "
-       "is taken in when it appears (it joins mid-run). Not with dgd/diging and explicit neighbors (their weights "
-       "need every neighbour's degree)", scope=ROBOT, group="transport"),
+       "is taken in when it appears (it joins mid-run). Not with the mixing algorithms (dgd, diging, atc, "
+       "semi_atc) and explicit neighbors (their weights need every neighbour's degree)",
+       scope=ROBOT, group="transport"),
     _P("startup_timeout", float, 30.0, "Seconds to wait for the peers before reporting them missing", low=0.1,
        high=86_400.0, scope=ROBOT, group="transport"),
     _P("execution_mode", str, "sync", "sync: step when the round is complete; async: step on a timer",

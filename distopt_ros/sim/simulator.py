@@ -74,8 +74,12 @@ class _Recorder:
     """Per-round error/residual (and user metrics) of the tracked agents."""
 
     def __init__(self, agents: Mapping[int, Agent], optimum: np.ndarray | None, ids: list[int],
-                 metrics: Mapping[str, Callable[[Mapping[int, Agent]], float]] | None) -> None:
+                 metrics: Mapping[str, Callable[[Mapping[int, Agent]], float]] | None,
+                 stop_within: float | None = None) -> None:
         self.agents, self.optimum, self.ids = agents, optimum, ids
+        self.stop_within = stop_within
+        self.reached = False
+        """True once the error is within ``stop_within``: the drivers end the run there."""
         self.metrics = dict(metrics or {})
         self.errors: list[float] = []
         self.residuals: list[float] = []
@@ -95,6 +99,7 @@ class _Recorder:
             est = np.array(vecs)
             if self.optimum is not None:
                 self.errors.append(float(np.max(np.linalg.norm(est - self.optimum.reshape(-1), axis=1))))
+                self.reached = self.stop_within is not None and self.errors[-1] <= self.stop_within
             self.residuals.append(float(np.max(np.linalg.norm(est - est.mean(axis=0), axis=1))))
         for name, fn in self.metrics.items():
             self.extra[name].append(float(fn(self.agents)))
@@ -118,7 +123,7 @@ def simulate(agents: Mapping[int, Agent], max_rounds: int = 100_000, network: Ne
              optimum: np.ndarray | None = None, track: list[int] | None = None,
              metrics: Mapping[str, Callable[[Mapping[int, Agent]], float]] | None = None,
              on_round: Callable[[int, Mapping[int, Agent]], None] | None = None,
-             faults: FaultSchedule | None = None) -> SimResult:
+             faults: FaultSchedule | None = None, stop_within: float | None = None) -> SimResult:
     """Run the agents to completion (all done, nothing left to do, or ``max_rounds``).
 
     ``optimum`` (with ``track``, the ids whose estimates count; default all agents with
@@ -127,10 +132,12 @@ def simulate(agents: Mapping[int, Agent], max_rounds: int = 100_000, network: Ne
     a live parameter change (:meth:`Agent.tune`), exactly where the ROS runner's hook would.
     ``faults`` kills, restarts and cuts robots at scripted rounds (:mod:`distopt_ros.sim.faults`);
     the result then holds the robots running at the end (estimates of the dead are left out).
+    ``stop_within`` (with ``optimum``) ends the run at the first round whose error is at most that: a
+    cost-to-accuracy measurement needs nothing after it, and a run that never gets there goes to its cap.
     """
     ids = track if track is not None else sorted(a for a in agents if a >= 0)
     live = dict(agents)  # the running agents: faults change it
-    recorder = _Recorder(live, optimum, ids, metrics)
+    recorder = _Recorder(live, optimum, ids, metrics, stop_within)
     if on_round is not None:
         recorder.hooks.append(on_round)
     schedule = faults if faults is not None else FaultSchedule([])
@@ -203,6 +210,8 @@ def _simulate_sync(agents: dict[int, Agent], max_rounds: int, recorder: _Recorde
             break
         rounds += 1
         recorder()
+        if recorder.reached:
+            break
     return _result(agents, rounds, sent, bits, delivered, 0, started, recorder)
 
 
@@ -237,7 +246,8 @@ def _simulate_ticks(agents: dict[int, Agent], max_ticks: int, network: NetworkMo
         transmit(agents[aid].start(), 0)
     recorder()
     tick = 0
-    while tick < max_ticks and (faults.pending(tick + 1) or not all(a.done for a in agents.values())):
+    while tick < max_ticks and not recorder.reached and (
+            faults.pending(tick + 1) or not all(a.done for a in agents.values())):
         tick += 1
         transmit(faults.apply(tick, agents), tick)
         for target, msg in in_flight.pop(tick, []):
