@@ -277,6 +277,8 @@ def test_transport_configuration_errors_name_the_parameter(domain_id, params, ne
     {"algorithm": "fedavg", "problem": "least_squares", "num_robots": 4, "dim": 3, "local_step": 0.05},
     {"algorithm": "price", "problem": "allocation", "num_robots": 4, "dim": 1, "step": 0.1},
     {"algorithm": "price", "problem": "edge_consensus", "num_robots": 4, "dim": 2, "step": 0.05},
+    {"algorithm": "semi_atc", "problem": "fusion", "num_robots": 5, "topology": "ring", "step": 0.2},
+    {"algorithm": "atc", "problem": "fusion", "num_robots": 4, "topology": "ring", "step": 0.2},
 ], ids=lambda p: f"{p['algorithm']}-{p['problem']}")
 def test_every_family_converges_over_dds(domain_id, params):
     report = _run({"seed": 2, "max_iterations": 20_000, "tolerance": 1e-11, **params}, domain_id)
@@ -294,6 +296,8 @@ def test_every_family_converges_over_dds(domain_id, params):
     {"algorithm": "rcaladin", "problem": "fusion", "num_robots": 4},
     {"algorithm": "dgd", "problem": "logistic", "num_robots": 4, "topology": "ring", "step": 0.02},
     {"algorithm": "diging", "problem": "least_squares", "num_robots": 4, "topology": "path", "step": 0.01},
+    {"algorithm": "atc", "problem": "logistic", "num_robots": 4, "topology": "ring", "step": 0.1},
+    {"algorithm": "semi_atc", "problem": "least_squares", "num_robots": 5, "topology": "ring", "step": 0.02},
     {"algorithm": "atg", "problem": "fusion", "num_robots": 5, "topology": "star"},
 ], ids=lambda p: f"{p['algorithm']}-{p.get('price_mode', p['problem'])}")
 def test_ros_iterates_equal_simulator_for_more_families(domain_id, params):
