@@ -90,7 +90,10 @@ def _qudrc(i: int, prob: Problem, g: Digraph, p: Mapping[str, Any], rec: bool) -
     if not isinstance(g, Digraph | LocalDigraph):
         raise ValueError("qudrc needs a directed topology (directed_ring or random_strongly_connected)")
     return QuDRCAladinAgent(i, prob.objectives[i], g, p["rho"], p["quantization_level"], p["max_iterations"],
-                            seed=p["seed"], watchdog=p["watchdog"], record=rec)
+                            seed=p["seed"], watchdog=p["watchdog"], record=rec,
+                            coarse_level=p["quantization_coarse_level"], refine_bits=p["quantization_refine_bits"],
+                            tokens=p["quantization_tokens"], shared_tokens=p["quantization_shared_tokens"],
+                            frame=p["quantization_frame"])
 
 
 def _fed_client(i: int, prob: Problem, g: Graph, p: Mapping[str, Any], rec: bool) -> Agent:

@@ -249,6 +249,18 @@ PARAMETERS: tuple[Param, ...] = (
        low_open=True, algorithms=("qudrc",)),
     _P("watchdog", int, 100_000, "qudrc: inner steps after which a quantized averaging that has not stopped "
        "is an error", low=1, high=10**12, algorithms=("qudrc",)),
+    _P("quantization_coarse_level", float, 0.5, "qudrc: level of the first outer iteration, rounded up to "
+       "quantization_level * 2^K; the level halves refine_bits times per outer iteration down to "
+       "quantization_level (coarse-to-fine; <= quantization_level = the fixed level)", low=0.0,
+       algorithms=("qudrc",)),
+    _P("quantization_refine_bits", int, 1, "qudrc: the level is divided by 2^refine_bits per outer iteration",
+       low=1, high=62, algorithms=("qudrc",)),
+    _P("quantization_tokens", int, 4, "qudrc: tokens per node of the quantized averaging (2 in the papers)",
+       low=2, high=10**6, algorithms=("qudrc",)),
+    _P("quantization_shared_tokens", bool, True, "qudrc: one token route for all coordinates (one token count "
+       "per message)", algorithms=("qudrc",)),
+    _P("quantization_frame", str, "sparse", "qudrc: bit code charged per message (sparse = one token count, "
+       "no mass without tokens; flat = all 4 n integers)", choices=("sparse", "flat"), algorithms=("qudrc",)),
     # ---------------------------------------------------------------- transport and radio (per robot)
     _P("qos_preset", str, "", "Named QoS preset; overrides the qos_* values", choices=("", "reliable", "lossy_radio"),
        scope=ROBOT, group="transport"),

@@ -17,7 +17,9 @@ Two ways to count what a :class:`~distopt_ros.core.messages.Message` costs on th
   without any other knowledge (:func:`decode_integers`). :func:`encoded_length` is the length of
   that bit string, computed without building it. A message whose size both ends already know
   (fixed blocks, ``dim`` in its header) needs no count: :func:`encode_frame` writes one flag bit
-  (``0`` = all values zero, nothing follows) and then the codes. Bit strings are ``str`` of ``'0'``/``'1'``:
+  (``0`` = all values zero, nothing follows) and then the codes; :func:`encode_payload` is the
+  ``sparse`` frame of a QuDRC message (unsigned token counts, one when they are shared, no mass
+  where no token goes). Bit strings are ``str`` of ``'0'``/``'1'``:
   slow but obviously right; :func:`pack_bits` turns one into bytes.
 """
 
@@ -181,6 +183,88 @@ def frame_length(values: Iterable[object], code: str = "gamma") -> int:
     length = _LEN[_code(code)]
     ints = _ints(values)
     return 1 if not any(ints) else 1 + sum(length(zigzag(v) + 1) for v in ints)
+
+
+# ----------------------------------------------------------------------------- the QuDRC payload frame
+FRAMES = ("flat", "sparse")
+"""How a QuDRC message ``(M, m, mass, tokens)`` of ``n`` coordinates is coded: ``flat`` =
+:func:`encode_frame` of its ``4 n`` integers; ``sparse`` = :func:`encode_payload`."""
+
+
+def _natural(u: int) -> int:
+    if u < 0:
+        raise ValueError(f"token counts are natural numbers, got {u}")
+    return u
+
+
+def _payload_ints(blocks: Sequence[Iterable[object]], shared_tokens: bool) -> tuple[list[int], ...]:
+    big, small, mass, tokens = (_ints(b) for b in blocks)
+    n = len(big)
+    if not len(small) == len(mass) == len(tokens) == n:
+        raise ValueError("the four blocks of a payload must have the same size")
+    if shared_tokens and len(set(tokens)) > 1:
+        raise ValueError(f"shared_tokens needs one token count for every coordinate, got {tokens}")
+    for t, w in zip(tokens, mass, strict=True):
+        _natural(t)
+        if t == 0 and w != 0:
+            raise ValueError("a coordinate without tokens carries no mass")
+    return big, small, mass, tokens
+
+
+def encode_payload(blocks: Sequence[Iterable[object]], shared_tokens: bool = False, code: str = "gamma") -> str:
+    """The ``sparse`` frame of one QuDRC message ``(M, m, mass, tokens)`` (sizes known from ``dim``).
+
+    One flag bit, ``0`` when all ``4 n`` integers are zero (nothing follows); else ``1``, then
+    the token counts as ``gamma(t + 1)`` (naturals: no sign; ONE count when ``shared_tokens``,
+    every coordinate then having the same), the ``n`` values of ``M`` and of ``m`` as
+    ``code(zigzag(v) + 1)``, and the mass only of the coordinates with ``t > 0`` (a coordinate
+    sent no token carries no mass, so the decoder, having read the counts, knows which follow).
+    """
+    enc = _ENC[_code(code)]
+    big, small, mass, tokens = _payload_ints(blocks, shared_tokens)
+    if not any(big) and not any(small) and not any(tokens):
+        return "0"
+    counts = tokens[:1] if shared_tokens else tokens
+    return ("1" + "".join(gamma_encode(t + 1) for t in counts) + "".join(enc(zigzag(v) + 1) for v in big + small)
+            + "".join(enc(zigzag(w) + 1) for t, w in zip(tokens, mass, strict=True) if t > 0))
+
+
+def decode_payload(bits: str, dim: int, shared_tokens: bool = False, pos: int = 0,
+                   code: str = "gamma") -> tuple[tuple[list[int], ...], int]:
+    """The inverse of :func:`encode_payload`: ``((M, m, mass, tokens), position after the frame)``."""
+    dec = _DEC[_code(code)]
+    if pos >= len(bits):
+        raise ValueError("bit string ends before the frame flag")
+    if bits[pos] == "0":
+        return tuple([0] * dim for _ in range(4)), pos + 1
+    pos += 1
+
+    def values(count: int, decode: object) -> list[int]:
+        nonlocal pos
+        out = []
+        for _ in range(count):
+            u, pos = decode(bits, pos)  # type: ignore[operator]
+            out.append(u)
+        return out
+
+    tokens = [u - 1 for u in values(1 if shared_tokens else dim, gamma_decode)]
+    tokens = tokens * dim if shared_tokens else tokens
+    big = [unzigzag(u - 1) for u in values(dim, dec)]
+    small = [unzigzag(u - 1) for u in values(dim, dec)]
+    sent = iter(unzigzag(u - 1) for u in values(sum(t > 0 for t in tokens), dec))
+    mass = [next(sent) if t > 0 else 0 for t in tokens]
+    return (big, small, mass, tokens), pos
+
+
+def payload_length(blocks: Sequence[Iterable[object]], shared_tokens: bool = False, code: str = "gamma") -> int:
+    """``len(encode_payload(blocks, shared_tokens, code))`` without building the string."""
+    length = _LEN[_code(code)]
+    big, small, mass, tokens = _payload_ints(blocks, shared_tokens)
+    if not any(big) and not any(small) and not any(tokens):
+        return 1
+    counts = tokens[:1] if shared_tokens else tokens
+    return (1 + sum(gamma_length(t + 1) for t in counts) + sum(length(zigzag(v) + 1) for v in big + small)
+            + sum(length(zigzag(w) + 1) for t, w in zip(tokens, mass, strict=True) if t > 0))
 
 
 def pack_bits(bits: str) -> bytes:

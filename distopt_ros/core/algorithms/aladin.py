@@ -13,8 +13,9 @@
   at the same step because they share the global max and min. Each averaging is warm-started
   from the last, each edge sends differences (:class:`EdgeCodec`), and a message is charged the
   length of its decodable frame (:func:`distopt_ros.core.wire.encode_frame`).
-* :func:`qudrc_linear_model`, :func:`qudrc_error_gain`: the documented Delta bound on the final
-  error for quadratic objectives.
+* :func:`qudrc_linear_model`, :func:`qudrc_error_gain`, :func:`qudrc_level_bound`: the documented
+  Delta bound on the final error for quadratic objectives (also under the coarse-to-fine
+  schedule :func:`qudrc_levels`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from distopt_ros.core.graphs import Digraph
 from distopt_ros.core.messages import BROADCAST, COORDINATOR, Message
 from distopt_ros.core.problems import LocalObjective
 from distopt_ros.core.validation import as_finite_array, at_least, positive
-from distopt_ros.core.wire import CODES, frame_length
+from distopt_ros.core.wire import CODES, FRAMES, frame_length, payload_length
 
 
 class RCAladinAgent(Agent):
@@ -117,6 +118,45 @@ def _ceil_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return -((-a) // b)
 
 
+COARSE_LEVEL = 0.5
+"""Default ``coarse_level`` of QuDRC-ALADIN (benchmarks/results/quantized.md)."""
+REFINE_BITS = 1
+"""Default ``refine_bits``: the level is divided by ``2^refine_bits`` per outer iteration."""
+TOKENS = 4
+"""Default tokens per node of QuDRC-ALADIN's averaging."""
+"""Default ``refine_bits``: the level is divided by ``2^refine_bits`` per outer iteration."""
+
+
+def level_factor(coarse: float, fine: float) -> int:
+    """The integer ``2^j`` (``j >= 0``) with ``coarse == fine * 2^j`` exactly; ValueError if there is none."""
+    factor = 1
+    while fine * factor < coarse and factor < 2**62:
+        factor *= 2
+    if fine * factor != coarse:
+        raise ValueError(f"level {fine!r} is not {coarse!r} / 2^j")
+    return factor
+
+
+def qudrc_level_exponents(delta: float, coarse_level: float, refine_bits: int, outer: int) -> list[int]:
+    """The coarse-to-fine schedule: outer iteration ``k`` quantizes with ``Delta * 2^e_k`` (docs/algorithms.md).
+
+    ``e_k = max(0, K - refine_bits * k)``, ``K`` the least integer with ``Delta * 2^K >=
+    coarse_level`` (``K = 0``, the fixed level, when ``coarse_level <= Delta``). Every node computes
+    it from its parameters: no message. The last iterations are at ``Delta`` itself.
+    """
+    delta = positive(delta, "delta")
+    refine_bits = at_least(refine_bits, "refine_bits", 1)
+    top = 0
+    while delta * 2.0**top < coarse_level:
+        top += 1
+    return [max(0, top - refine_bits * k) for k in range(outer)]
+
+
+def qudrc_levels(delta: float, coarse_level: float, refine_bits: int, outer: int) -> list[float]:
+    """``Delta_k`` of :func:`qudrc_level_exponents` (exact: powers of two times ``Delta``)."""
+    return [float(np.ldexp(delta, e)) for e in qudrc_level_exponents(delta, coarse_level, refine_bits, outer)]
+
+
 def integer_bits(values: np.ndarray) -> int:
     """The old count, ``bit_length + 1`` per integer with no framing: NOT a decodable code, a lower bound.
 
@@ -136,36 +176,61 @@ class QuantizedAverager:
     uniformly (``b_li = 1 / (1 + D_i^+)``); every ``D`` steps it checks the global max and min of
     ``ceil(y/z)`` and ``floor(y/z)`` (max/min-consensus run alongside) and stops when they differ by
     at most one, outputting ``m * Delta``. Sums of ``y`` and ``z`` over the network are invariant.
-    :meth:`restart` starts a new averaging from where the last one ended (a warm start).
+    :meth:`restart` starts a new averaging from where the last one ended (a warm start), at the
+    same level or a finer one (``Delta / 2^j``: the stored state is re-quantized exactly).
+    ``shared_tokens``: every coordinate's token ``j`` goes to the same (random) target, so every
+    coordinate has the same token counts and a message needs only one (docs/algorithms.md).
     """
 
     def __init__(self, node: int, values: np.ndarray, delta: float, diameter: int, out_neighbors: Sequence[int],
-                 rng: np.random.Generator) -> None:
+                 rng: np.random.Generator, shared_tokens: bool = False, tokens: int = 2) -> None:
         self.node = node
+        self.shared_tokens = bool(shared_tokens)
+        self.tokens = at_least(tokens, "tokens", 2)
+        """Tokens per node at the start (``z_i``; the mass is ``tokens * q``; 2 in the papers)."""
         self.delta = positive(delta, "delta")
         self.diameter = at_least(diameter, "diameter", 1)
         self.out_neighbors = tuple(out_neighbors)
         self.rng = rng
         self.q = quantize_floor(values, self.delta)
-        """The quantized value this node contributes (``sum y = 2 sum q`` over the network)."""
-        self.y = 2 * self.q
-        self.z = np.full(self.y.shape, 2, dtype=np.int64)
+        """The quantized value this node contributes (``sum y = tokens * sum q`` over the network)."""
+        self.y = self.tokens * self.q
+        self.z = np.full(self.y.shape, self.tokens, dtype=np.int64)
         self.step = 0
         self.M = _ceil_div(self.y, self.z)
         self.m = self.y // self.z
         self.output: np.ndarray | None = None
 
-    def restart(self, values: np.ndarray) -> None:
+    def rescale(self, factor: int) -> None:
+        """Re-express the state at the level ``Delta / factor`` (an integer ``factor >= 1``): exact.
+
+        Mass, quantized value and the window's max/min are multiplied by ``factor``, tokens kept:
+        ``sum y = tokens * sum q`` and ``sum z = tokens * N`` still hold exactly, and every ratio ``y / z`` is the
+        same real value in the finer unit.
+        """
+        factor = at_least(factor, "factor", 1)
+        self.delta = self.delta / factor
+        self.y, self.q = self.y * factor, self.q * factor
+        self.M, self.m = self.M * factor, self.m * factor
+
+    def restart(self, values: np.ndarray, delta: float | None = None) -> None:
         """Average new values, warm-started from the current mass and tokens (call on every node at one step).
 
-        The node adds the change of its quantized value to its mass, ``y += 2 (q(v) - q_old)``,
-        and keeps its tokens: the network sums become ``2 sum q(v)`` and ``2 N`` exactly, as a
+        ``delta``: a new level ``Delta / 2^j`` (``j >= 0``, exactly; ValueError otherwise), reached
+        by :meth:`rescale` first.
+
+        The node adds the change of its quantized value to its mass, ``y += tokens (q(v) - q_old)``,
+        and keeps its tokens: the network sums become ``tokens sum q(v)`` and ``tokens N`` exactly, as a
         fresh start would give, and that is all the output bound uses (it holds for any split of
         the mass). A state that was balanced stays nearly balanced when the values moved little,
         so the loop stops after few windows.
         """
+        if delta is not None and delta != self.delta:
+            factor = level_factor(self.delta, delta)
+            self.rescale(factor)
+            self.delta = float(delta)
         q = quantize_floor(values, self.delta)
-        self.y = self.y + 2 * (q - self.q)
+        self.y = self.y + self.tokens * (q - self.q)
         self.q = q
         self.step = 0
         self.output = None
@@ -180,7 +245,15 @@ class QuantizedAverager:
         mass = {t: np.zeros_like(self.y) for t in targets}
         tokens = {t: np.zeros_like(self.z) for t in targets}
         cy, cz = self.y.copy(), self.z.copy()
-        for k in range(self.y.size):
+        if self.shared_tokens:  # one target per token index, the same for every coordinate: cz is common
+            while cz.size and cz[0] > 1:
+                piece = -((-cy) // cz)
+                cy -= piece
+                cz -= 1
+                t = targets[int(self.rng.integers(len(targets)))]
+                mass[t] += piece
+                tokens[t] += 1
+        for k in range(0 if self.shared_tokens else self.y.size):
             while cz[k] > 1:
                 piece = -((-cy[k]) // cz[k])
                 cy[k] -= piece
@@ -237,6 +310,10 @@ class EdgeCodec:
         self._advance(big, small, mass, tokens)
         return big, small, mass, tokens
 
+    def rescale(self, factor: int) -> None:
+        """Both ends, at a level change to ``Delta / factor``: the stored values in the finer unit."""
+        self.M, self.m, self.ref = self.M * factor, self.m * factor, self.ref * factor
+
     def _advance(self, big: np.ndarray, small: np.ndarray, mass: np.ndarray, tokens: np.ndarray) -> None:
         self.M, self.m = big.copy(), small.copy()
         self.ref = np.where(tokens > 0, mass // np.maximum(tokens, 1), self.ref)
@@ -260,6 +337,15 @@ class QuDRCAladinAgent(Agent):
     message, else ``1`` and the ``4 n`` zig-zag Elias-``code`` codes; ``n`` is the header's ``dim``).
     ``warm_start`` (default) starts each averaging from the previous one's final state
     (:meth:`QuantizedAverager.restart`). Both off is the scheme as first published.
+
+    Coarse-to-fine (``coarse_level`` > ``delta``): outer iteration ``k`` averages at the level
+    ``Delta_k`` of :func:`qudrc_levels` (``coarse_level`` rounded up to ``Delta * 2^K``, divided by
+    ``2^refine_bits`` per outer iteration down to ``delta``); at a level change the warm state
+    and both ends of every :class:`EdgeCodec` are re-quantized exactly. ``shared_tokens``: one
+    token route for all coordinates. ``frame``: ``"sparse"`` charges
+    :func:`distopt_ros.core.wire.payload_length` (one token count when shared, unsigned counts,
+    no mass without tokens), ``"flat"`` the ``4 n``-integer frame. ``coarse_level=0,
+    shared_tokens=False, frame="flat"`` is the previous scheme (warm start + differences).
     """
 
     algorithm = "qudrc"
@@ -267,12 +353,17 @@ class QuDRCAladinAgent(Agent):
     def __init__(self, agent_id: int, objective: LocalObjective, digraph: Digraph, rho: float, delta: float,
                  max_outer: int, diameter: int | None = None, seed: int = 0, watchdog: int = 100_000,
                  record: bool = False, warm_start: bool = True, differential: bool = True,
-                 code: str = "gamma") -> None:
+                 code: str = "gamma", coarse_level: float = COARSE_LEVEL, refine_bits: int = REFINE_BITS,
+                 shared_tokens: bool = True, frame: str = "sparse", tokens: int = TOKENS) -> None:
         d = digraph.diameter() if diameter is None else at_least(diameter, "diameter", 1)
         if d < digraph.diameter():
             raise ValueError(f"diameter must be >= the digraph's diameter {digraph.diameter()}, got {d}")
         if code not in CODES:
             raise ValueError(f"code must be one of {', '.join(CODES)}, got {code!r}")
+        if frame not in FRAMES:
+            raise ValueError(f"frame must be one of {', '.join(FRAMES)}, got {frame!r}")
+        if not float(coarse_level) >= 0.0:
+            raise ValueError(f"coarse_level must be >= 0, got {coarse_level!r}")
         dim = objective.dim
         ins = digraph.in_neighbors(agent_id)
         blocks = {"primal": dim, "dual": dim, "consensus": dim, "aux": dim}
@@ -289,6 +380,15 @@ class QuDRCAladinAgent(Agent):
         self.warm_start = bool(warm_start)
         self.differential = bool(differential)
         self.code = code
+        self.frame = frame
+        self.shared_tokens = bool(shared_tokens)
+        self.tokens = at_least(tokens, "tokens", 2)
+        self.coarse_level = float(coarse_level)
+        self.refine_bits = at_least(refine_bits, "refine_bits", 1)
+        top = qudrc_level_exponents(self.delta, self.coarse_level, self.refine_bits, 1)[0]
+        self._levels_top = top
+        self.level = float(np.ldexp(self.delta, top))
+        """The quantization level of the current outer iteration (``Delta_k``)."""
         self._encoders = {j: EdgeCodec(dim) for j in self.out_neighbors}
         self._decoders = {j: EdgeCodec(dim) for j in ins}
         self.rng = np.random.default_rng([seed, agent_id])
@@ -304,13 +404,23 @@ class QuDRCAladinAgent(Agent):
         self.x = self.objective.prox(self.z - self.lam / self.rho, self.rho)
         self.g = self.rho * (self.z - self.x) - self.lam
 
+    def level_of(self, outer: int) -> float:
+        """``Delta_k`` of outer iteration ``outer`` (the schedule every node computes alike)."""
+        return float(np.ldexp(self.delta, max(0, self._levels_top - self.refine_bits * outer)))
+
     def _start_inner(self) -> None:
         v = self.x - self.g / self.rho
+        level = self.level_of(self.outer)
+        if level != self.level:  # both ends of every edge re-quantize their codec state at the same point
+            factor = level_factor(self.level, level)
+            for codec in (*self._encoders.values(), *self._decoders.values()):
+                codec.rescale(factor)
+            self.level = level
         if self.warm_start and self.averager is not None:
-            self.averager.restart(v)
+            self.averager.restart(v, level)
         else:
-            self.averager = QuantizedAverager(self.agent_id, v, self.delta, self.diameter, self.out_neighbors,
-                                              self.rng)
+            self.averager = QuantizedAverager(self.agent_id, v, level, self.diameter, self.out_neighbors,
+                                              self.rng, self.shared_tokens, self.tokens)
         self._emit()
 
     def _emit(self) -> None:
@@ -322,8 +432,14 @@ class QuDRCAladinAgent(Agent):
                       for j in self.out_neighbors}
 
     def wire_integers(self, receiver: int) -> list[int]:
-        """The integers of this step's message to ``receiver``, as its bit string codes them."""
+        """The ``4 n`` integers of this step's message to ``receiver`` (M, m, mass, tokens)."""
         return payload_integers(self._wire[receiver])
+
+    def wire_bits(self, receiver: int) -> int:
+        """The length of this step's frame to ``receiver`` (``frame``: sparse or flat)."""
+        if self.frame == "sparse":
+            return payload_length(self._wire[receiver], self.shared_tokens, self.code)
+        return frame_length(self.wire_integers(receiver), self.code)
 
     def _outgoing(self) -> list[Message]:
         out = []
@@ -331,7 +447,7 @@ class QuDRCAladinAgent(Agent):
             big, small, mass, tokens = self._wire[j]
             out.append(Message(sender=self.agent_id, receiver=j, iteration=self.iteration, algorithm=self.algorithm,
                                kind="qavg", dim=self.dim, primal=big, dual=small, consensus=mass, aux=tokens,
-                               done=self.done, bit_cost=frame_length(self.wire_integers(j), self.code)))
+                               done=self.done, bit_cost=self.wire_bits(j)))
         return out
 
     def _update(self, inbox: dict[int, Message]) -> None:
@@ -369,16 +485,24 @@ class QuDRCAladinAgent(Agent):
 
 def qudrc_swarm(objectives: Sequence[LocalObjective], digraph: Digraph, rho: float, delta: float, max_outer: int,
                 seed: int = 0, diameter: int | None = None, watchdog: int = 100_000, warm_start: bool = True,
-                differential: bool = True, code: str = "gamma") -> dict[int, Agent]:
+                differential: bool = True, code: str = "gamma", coarse_level: float | None = None,
+                refine_bits: int | None = None, shared_tokens: bool = True,
+                frame: str = "sparse", tokens: int | None = None) -> dict[int, Agent]:
     """QuDRC-ALADIN nodes for every objective over ``digraph`` (strongly connected, checked).
 
     ``warm_start=False, differential=False`` is the scheme as first published (fresh averaging
-    every outer iteration, absolute integers); the bit count is the same honest code either way.
+    every outer iteration, absolute integers); ``coarse_level=0, shared_tokens=False,
+    frame="flat"`` the previous scheme (warm start + differences at the fixed level).
     """
+    coarse_level = COARSE_LEVEL if coarse_level is None else coarse_level
+    refine_bits = REFINE_BITS if refine_bits is None else refine_bits
+    tokens = TOKENS if tokens is None else tokens
     if digraph.num_nodes != len(objectives):
         raise ValueError(f"digraph has {digraph.num_nodes} nodes but there are {len(objectives)} objectives")
     return {i: QuDRCAladinAgent(i, f, digraph, rho, delta, max_outer, diameter, seed, watchdog,
-                                warm_start=warm_start, differential=differential, code=code)
+                                warm_start=warm_start, differential=differential, code=code,
+                                coarse_level=coarse_level, refine_bits=refine_bits, shared_tokens=shared_tokens,
+                                frame=frame, tokens=tokens)
             for i, f in enumerate(objectives)}
 
 
@@ -426,8 +550,7 @@ def qudrc_error_gain(precisions: Sequence[np.ndarray], rho: float, rtol: float =
     nodes = a.shape[0] // n
 
     def node_terms(m: np.ndarray) -> np.ndarray:
-        rows = m.reshape(nodes, n, n)  # rows[i] = node i's block of M
-        return np.linalg.norm(rows.sum(axis=2), axis=1) + np.linalg.norm(rows, axis=1).sum(axis=1)
+        return _node_terms(m, nodes, n)
 
     total = node_terms(f)
     propagated = b  # A^t B
@@ -437,4 +560,31 @@ def qudrc_error_gain(precisions: Sequence[np.ndarray], rho: float, rtol: float =
         if term.max() <= rtol * total.max():
             break
         propagated = a @ propagated
+    return float(total.max())
+
+
+def _node_terms(m: np.ndarray, nodes: int, n: int) -> np.ndarray:
+    """Per node ``i``: ``||M^i 1|| + sum_c ||M^i e_c||`` (what a unit level contributes through ``M``)."""
+    rows = m.reshape(nodes, n, n)  # rows[i] = node i's block of M
+    return np.linalg.norm(rows.sum(axis=2), axis=1) + np.linalg.norm(rows, axis=1).sum(axis=1)
+
+
+def qudrc_level_bound(precisions: Sequence[np.ndarray], rho: float, levels: Sequence[float]) -> float:
+    """The quantization part of the bound on ``max_i ||x_i - x*||`` after averagings at ``levels`` (quadratics).
+
+    ``levels[j]`` is the level ``Delta_j`` of the ``j``-th averaging (``e^j`` in ``(-2 Delta_j, 0]``);
+    the ``x`` computed from ``e^0 .. e^(L-1)`` deviates from exact RC-ALADIN's by at most
+    ``max_i sum_t (||M_t^i 1|| + sum_c ||M_t^i e_c||) Delta_(L-1-t)`` (impulse responses of
+    :func:`qudrc_error_gain`). With the last levels at ``Delta`` this tends to ``gamma Delta``: the
+    coarse levels add only terms through ``C A^t B`` with large ``t``, which decay like ``A^t``.
+    """
+    a, b, c, f = qudrc_linear_model(precisions, rho)
+    n = b.shape[1]
+    nodes = a.shape[0] // n
+    levels = [positive(v, "level") for v in levels]
+    total = np.zeros(nodes)
+    response, propagated = f, b
+    for t in range(len(levels)):
+        total = total + _node_terms(response, nodes, n) * levels[len(levels) - 1 - t]
+        response, propagated = c @ propagated, a @ propagated
     return float(total.max())
