@@ -216,3 +216,18 @@ def test_set_objective_replaces_the_local_data_and_checks_the_dimension():
         np.testing.assert_allclose(fresh[i].estimate(), x_star, atol=1e-8)
     with pytest.raises(ValueError, match="dim"):
         agents[0].set_objective(QuadraticObjective(np.eye(3), np.zeros(3)))
+
+
+@pytest.mark.parametrize("tolerance, cap, converged", [(0.0, 6, False), (1e-9, 5000, True)])
+def test_robots_report_what_their_coordinator_stopped_for(tolerance, cap, converged):
+    """A coordinator that stops at its iteration cap does not certify convergence: its robots stop with
+    ``iteration_cap``; one that met its tolerance does, and they stop ``converged``."""
+    objs = target_fusion_problem(4, seed=3)[0].objectives
+    agents = {i: ConsensusADMMAgent(i, o, rho=1.0, max_iterations=10_000) for i, o in enumerate(objs)}
+    agents[COORDINATOR] = ConsensusADMMCoordinator(4, objs[0].dim, 1.0, cap, tolerance=tolerance)
+    simulate(agents)
+    assert all(a.done for a in agents.values())
+    robots = [agents[i] for i in range(4)]
+    assert all(a.converged is converged for a in robots)
+    want = StopReason.CONVERGED if converged else StopReason.ITERATION_CAP
+    assert all(a.stop_reason is want for a in robots), [a.stop_reason for a in robots]

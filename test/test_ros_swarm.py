@@ -154,7 +154,6 @@ def test_malformed_and_foreign_messages_are_rejected_without_touching_state(doma
         def send(seq, **fields):
             m = AgentState(sender_id=0, receiver_id=1, iteration=0, seq=seq, algorithm="radmm",
                            kind="edge", dim=2)
-            m.primal = [0.0, 0.0]
             m.consensus = [1.0, 1.0]
             for k, v in fields.items():
                 setattr(m, k, v)
@@ -342,14 +341,12 @@ def test_bad_messages_injected_into_a_running_swarm_are_rejected_and_it_converge
         if matched and state["sent"] < 4 and statuses and min(s["iteration"] for s in statuses.values()) >= 3:
             base = {"sender_id": 0, "receiver_id": 1, "algorithm": "radmm", "kind": "edge", "dim": 2}
             bad = [
-                {**base, "iteration": 5, "seq": 10**9, "primal": [0.0, 0.0], "consensus": [float("nan"), 0.0]},
-                {**base, "iteration": 6, "seq": 10**9 + 1, "primal": [0.0, 0.0], "consensus": [1.0, 2.0, 3.0]},
-                {**base, "sender_id": 7, "iteration": 7, "seq": 10**9 + 2, "primal": [0.0, 0.0],
-                 "consensus": [1.0, 1.0]},
-                {**base, "iteration": 0, "seq": 1, "primal": [0.0, 0.0], "consensus": [1.0, 1.0]},  # replay of seq 1
+                {**base, "iteration": 5, "seq": 10**9, "consensus": [float("nan"), 0.0]},
+                {**base, "iteration": 6, "seq": 10**9 + 1, "consensus": [1.0, 2.0, 3.0]},
+                {**base, "sender_id": 7, "iteration": 7, "seq": 10**9 + 2, "consensus": [1.0, 1.0]},
+                {**base, "iteration": 0, "seq": 1, "consensus": [1.0, 1.0]},  # replay of seq 1
             ]
-            m = AgentState(**{k: v for k, v in bad[state["sent"]].items() if k not in ("primal", "consensus")})
-            m.primal = bad[state["sent"]]["primal"]
+            m = AgentState(**{k: v for k, v in bad[state["sent"]].items() if k != "consensus"})
             m.consensus = bad[state["sent"]]["consensus"]
             state["pub"].publish(m)
             state["sent"] += 1

@@ -275,10 +275,10 @@ class Agent:
             self.trajectory.append(self.estimate().copy())
         stopped = [m for m in inbox.values() if m.done]
         flood = self._peer_done or bool(stopped)
-        # With the decentralized rule, a final message certifies convergence only if its stop counter is > 0: a
-        # robot that stopped at its cap sends 0, and its neighbours then stop too, without claiming convergence.
-        certified = flood if self.stopper is None else (
-            self._peer_certified or any([m.converged_rounds > 0 for m in stopped]))
+        # A final message certifies convergence only if its counter is > 0 (the stop rule's count, or 1 from an
+        # agent without one that stopped converged, such as a coordinator at its tolerance): an agent that stopped
+        # at its cap sends 0, and the agents it reaches then stop too, without claiming convergence.
+        certified = self._peer_certified or any([m.converged_rounds > 0 for m in stopped])
         if self._stop_next or certified:
             self.converged = True
             self.stop_reason = StopReason.CONVERGED
@@ -511,7 +511,8 @@ class Agent:
         it = self.iteration if iteration is None else iteration
         return Message(sender=self.agent_id, receiver=receiver, iteration=it,
                        algorithm=self.algorithm, kind=kind, dim=self.wire_dim, done=self.done,
-                       converged_rounds=self.stopper.count if self.stopper else 0, tuning=self.tuning,
+                       converged_rounds=self.stopper.count if self.stopper else int(self.converged),
+                       tuning=self.tuning,
                        incarnation=self.incarnation, **blocks)  # type: ignore[arg-type]
 
     def _send(self, out: list[Message]) -> list[Message]:

@@ -94,6 +94,7 @@ def to_coordinator_broadcast(msg: Message, seq: int, stamp: object, frame_id: st
     out.kind = msg.kind
     out.dim = msg.dim
     out.done = msg.done
+    out.converged_rounds = int(msg.converged_rounds)
     out.rho = float(msg.rho)
     out.consensus = _wire_block(msg.consensus)
     out.aux = _wire_block(msg.aux)
@@ -105,7 +106,7 @@ def from_coordinator_broadcast(wire: CoordinatorBroadcast) -> Message:
     return Message(
         sender=COORDINATOR, receiver=int(wire.receiver_id), iteration=int(wire.iteration),
         algorithm=str(wire.algorithm), kind=str(wire.kind), dim=int(wire.dim),
-        done=bool(wire.done), rho=float(wire.rho),
+        done=bool(wire.done), converged_rounds=int(wire.converged_rounds), rho=float(wire.rho),
         consensus=wire.consensus, aux=wire.aux,  # copied once, frozen (as from_agent_state)
         incarnation=int(wire.incarnation),
     )
