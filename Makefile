@@ -34,7 +34,7 @@ sim: setup
 # fails while a table's code-determined rows differ from what this checkout produces.
 results: setup
 	@$(ENV) && python benchmarks/bench_algorithms.py --out benchmarks/results/algorithms.md --force \
-	  && python benchmarks/bench_peers.py --out benchmarks/results/peers.md --force \
+	  && python benchmarks/bench_peers.py --out benchmarks/results/peers.md --force --readme README.md \
 	  && python benchmarks/bench_gradient_tracking.py --out benchmarks/results/gradient_tracking.md --force \
 	  && python benchmarks/bench_quantized.py --out benchmarks/results/quantized.md --force \
 	  && python benchmarks/bench_large_swarm.py --out benchmarks/results/large_swarm.md --force \

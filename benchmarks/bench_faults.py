@@ -287,10 +287,9 @@ def readme_table(text: str) -> str:
 
 def update_readme(readme: Path, text: str) -> None:
     """Replace the README's faults table (between the markers) by the one in ``text``."""
-    body = readme.read_text()
-    head, rest = body.split(README_BEGIN, 1)
-    _, tail = rest.split(README_END, 1)
-    readme.write_text(f"{head}{README_BEGIN}\n{readme_table(text)}\n{README_END}{tail}")
+    from tables import replace_between
+
+    replace_between(readme, README_BEGIN, README_END, readme_table(text))
 
 
 if __name__ == "__main__":

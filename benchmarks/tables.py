@@ -49,3 +49,13 @@ def drift(committed: Sequence[dict[str, str]], produced: Iterable[dict[str, str]
             if old.get(c) != row[c]:
                 out.append(f"row {k}, column {c!r}: committed {old.get(c)!r}, the code gives {row[c]!r}")
     return out
+
+
+def replace_between(path: Path | str, begin: str, end: str, text: str) -> None:
+    """Put ``text`` between the ``begin`` and ``end`` marker lines of the file at ``path`` (a README's generated
+    table), leaving everything else as it is."""
+    p = Path(path)
+    body = p.read_text()
+    head, rest = body.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    p.write_text(f"{head}{begin}\n{text}\n{end}{tail}")

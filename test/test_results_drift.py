@@ -67,3 +67,11 @@ def test_gradient_tracking_table():
 def test_faults_table_simulator_rows():
     bench = importlib.import_module("bench_faults")
     _check("faults.md", bench.table_rows(bench.sim_rows()), bench.KEY_COLUMNS, bench.LOSSLESS_COLUMNS)
+
+
+def test_the_readme_shows_the_committed_peers_table():
+    """`make results` regenerates benchmarks/results/peers.md and copies its table into the README."""
+    bench = importlib.import_module("bench_peers")
+    rows = tables.read_tables(RESULTS / "peers.md")[0]
+    readme = (ROOT / "README.md").read_text()
+    assert f"{bench.README_BEGIN}\n{bench.readme_table(rows)}\n{bench.README_END}" in readme
