@@ -87,7 +87,7 @@ def test_a_coordinator_goes_on_with_the_live_robots(domain_id):
 
 
 def test_a_robot_that_starts_late_joins_the_running_swarm(tmp_path, domain_id):
-    """Seven robots start without robot 5 (start_without_missing, after startup_timeout); it starts 4 s later.
+    """Seven robots start without robot 5 (start_without_missing, after startup_timeout); it starts 8 s later.
 
     The seven run as a swarm of seven, then take robot 5 in when it appears; the monitor reports the
     full optimum (1e-6) with every robot converged."""
@@ -99,7 +99,7 @@ def test_a_robot_that_starts_late_joins_the_running_swarm(tmp_path, domain_id):
 
     params = {"algorithm": "radmm", "num_robots": 8, "topology": "ring", "seed": 7, "tolerance": 1e-10,
               "max_iterations": 3000, "round_period": 0.05, "neighbor_timeout": 1.5, "status_period": 0.25,
-              "start_without_missing": True, "startup_timeout": 2.0, "monitor_timeout": 120.0}
+              "start_without_missing": True, "startup_timeout": 6.0, "monitor_timeout": 120.0}
     path = tmp_path / "swarm.yaml"
     path.write_text(yaml.safe_dump({"/**": {"ros__parameters": params}}))
     env = {**os.environ, "ROS_DOMAIN_ID": str(domain_id), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
@@ -111,7 +111,9 @@ def test_a_robot_that_starts_late_joins_the_running_swarm(tmp_path, domain_id):
     monitor = start(["distopt_ros.ros.monitor", "--ros-args"])
     robots = {i: start(["distopt_ros.ros.robot_node", "--ros-args", "-r", f"__ns:=/robot_{i}", "-p",
                         f"robot_id:={i}"]) for i in range(8) if i != 5}
-    time.sleep(7.0)
+    # startup_timeout gives seven processes starting at once on a loaded machine time to discover each other;
+    # robot 5 comes well after it, while the seven run.
+    time.sleep(14.0)
     robots[5] = start(["distopt_ros.ros.robot_node", "--ros-args", "-r", "__ns:=/robot_5", "-p", "robot_id:=5"])
     try:
         out, err = monitor.communicate(timeout=150)
@@ -128,3 +130,52 @@ def test_a_robot_that_starts_late_joins_the_running_swarm(tmp_path, domain_id):
     assert np.allclose(printed, reference_solution(config_of([]))[0], atol=1e-6)
     assert error < 1e-6
     assert all(p.returncode == 0 for p in robots.values()), {i: p.returncode for i, p in robots.items()}
+
+
+def test_the_monitor_takes_a_robot_its_coordinator_declared_gone(domain_id):
+    """In a star only the coordinator watches the robots: a robot killed before its first status reached the
+    monitor is known gone from the coordinator's status alone, and the run then counts as finished."""
+    import time
+
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.parameter import Parameter
+
+    from distopt_ros.msg import RobotStatus
+    from distopt_ros.ros.monitor import MonitorNode
+    from distopt_ros.ros.qos import status_qos
+
+    context = Context()
+    rclpy.init(context=context, domain_id=domain_id)
+    try:
+        monitor = MonitorNode(context=context, parameter_overrides=[
+            Parameter("algorithm", value="admm"), Parameter("num_robots", value=3),
+            Parameter("neighbor_timeout", value=60.0), Parameter("progress_period", value=0.0)])
+        node = rclpy.create_node("fake_swarm", context=context)
+        pubs = {name: node.create_publisher(RobotStatus, f"/{name}/status", status_qos())
+                for name in ("robot_0", "robot_1", "coordinator")}
+        ex = SingleThreadedExecutor(context=context)
+        ex.add_node(monitor)
+        ex.add_node(node)
+
+        def spin(seconds: float) -> None:
+            end = time.time() + seconds
+            while time.time() < end:
+                ex.spin_once(timeout_sec=0.05)
+
+        deadline = time.time() + 20
+        while any(p.get_subscription_count() < 1 for p in pubs.values()) and time.time() < deadline:
+            ex.spin_once(timeout_sec=0.05)
+        for rid in (0, 1):
+            pubs[f"robot_{rid}"].publish(RobotStatus(robot_id=rid, done=True, converged=True, estimate=[0.0, 0.0]))
+        spin(0.5)
+        assert monitor.departed == () and not monitor.finished  # robot 2 never heard, nobody said it is gone
+        pubs["coordinator"].publish(RobotStatus(robot_id=2**32 - 1, peers_gone=[2]))  # the coordinator's id
+        spin(0.5)
+        assert monitor.departed == (2,) and monitor.finished
+        ex.shutdown()
+        monitor.destroy_node()
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=context)

@@ -161,6 +161,9 @@ class MonitorNode(Node):
         self.out = out
         self.statuses: dict[int, dict[str, Any]] = {}
         self._heard: dict[int, float] = {}
+        self._coordinator_gone: set[int] = set()
+        """Robots the coordinator (star algorithms) has declared gone: in a star only it watches the robots, and a
+        robot killed before its first status reached the monitor is known gone from this alone."""
         self.reference = reference_solution(self.config)
         self._references: dict[tuple[int, ...], dict[int, np.ndarray]] = {}
         self.started = time.perf_counter()
@@ -170,6 +173,9 @@ class MonitorNode(Node):
         for i in range(self.config.num_robots):
             self.create_subscription(RobotStatus, f"{parent}/robot_{i}/status",
                                      lambda m, i=i: self._on_status(m, i), status_qos())
+        if self.config.has_coordinator:
+            self.create_subscription(RobotStatus, f"{parent}/coordinator/status", self._on_coordinator_status,
+                                     status_qos())
         if self.progress_period > 0:
             self.create_timer(self.progress_period, self._progress)
         self.create_timer(0.05, self._check)
@@ -184,6 +190,9 @@ class MonitorNode(Node):
             self.statuses[rid] = status
             self._heard[rid] = time.monotonic()
 
+    def _on_coordinator_status(self, msg: RobotStatus) -> None:
+        self._coordinator_gone = {int(j) for j in msg.peers_gone}
+
     @property
     def departed(self) -> tuple[int, ...]:
         """Robots gone without having stopped: silent for neighbor_timeout (the monitor's own liveness verdict),
@@ -193,6 +202,7 @@ class MonitorNode(Node):
         now = time.monotonic()
         silent = {i for i, s in self.statuses.items() if not s["done"] and now - self._heard[i] > self.neighbor_timeout}
         reported = {j for i, s in self.statuses.items() if i not in silent for j in s["peers_gone"]}
+        reported |= self._coordinator_gone
         unheard = {j for j in reported if j not in self.statuses and 0 <= j < self.config.num_robots}
         return tuple(sorted(silent | unheard))
 
