@@ -22,6 +22,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tables import to_markdown  # noqa: E402
+
 from distopt_ros.core.algorithms.consensus import GossipAgent, PushSumAgent, consensus_swarm  # noqa: E402
 from distopt_ros.core.graphs import make_digraph, make_graph  # noqa: E402
 from distopt_ros.core.messages import COORDINATOR  # noqa: E402
@@ -226,13 +228,6 @@ def bits_to_accuracy(accuracy: float = 1e-3) -> list[dict[str, str]]:
 def lossless_rows() -> list[dict[str, str]]:
     """Every lossless row of the committed table (full size, not ``--quick``), recomputed."""
     return run(False, only_lossless=True) + run_library(False, only_lossless=True)
-
-
-def to_markdown(rows: list[dict[str, str]]) -> str:
-    cols = list(rows[0])
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(r[c] for c in cols) + " |" for r in rows]
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> int:

@@ -27,6 +27,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tables import to_markdown  # noqa: E402
+
 from distopt_ros.core.graphs import Graph, make_graph  # noqa: E402
 from distopt_ros.core.problems import (  # noqa: E402
     Problem,
@@ -161,13 +163,6 @@ def comparisons(rows: list[dict[str, str]]) -> list[dict[str, str]]:
             out.append({"problem": pname, "graph": gname,
                         "figures reported in issue 14": REPORTED[pname], "measured here": measured})
     return out
-
-
-def to_markdown(rows: list[dict[str, str]]) -> str:
-    cols = list(rows[0])
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(r[c] for c in cols) + " |" for r in rows]
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> int:

@@ -33,6 +33,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tables import replace_between, to_markdown  # noqa: E402
+
 from distopt_ros.core.graphs import Graph, make_graph  # noqa: E402
 from distopt_ros.core.messages import Message  # noqa: E402
 from distopt_ros.core.problems import Problem, QuadraticObjective  # noqa: E402
@@ -180,14 +182,7 @@ README_COLUMNS = ("algorithm", "graph", "iterations to 1e-6", "floats per robot"
 
 def readme_table(rows: list[dict[str, str]]) -> str:
     """The README's copy of the table: every row, without the settings column."""
-    return markdown([{c: r[c] for c in README_COLUMNS} for r in rows])
-
-
-def markdown(rows: list[dict[str, str]]) -> str:
-    cols = list(rows[0])
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(r[c] for c in cols) + " |" for r in rows]
-    return "\n".join(lines)
+    return to_markdown([{c: r[c] for c in README_COLUMNS} for r in rows])
 
 
 def main() -> None:
@@ -208,14 +203,12 @@ def main() -> None:
         "the absolute numbers). Regenerate: `python benchmarks/bench_peers.py --out benchmarks/results/peers.md "
         "--force` (or `make results`).",
         "",
-        markdown(rows),
+        to_markdown(rows),
         "",
     ])
     print(text)
     write_out(out, text)
     if args.readme is not None:
-        from tables import replace_between
-
         replace_between(args.readme, README_BEGIN, README_END, readme_table(rows))
 
 

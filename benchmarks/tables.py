@@ -11,6 +11,14 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 
+def to_markdown(rows: Sequence[dict[str, str]]) -> str:
+    """Rows (dicts with the same keys, in column order) as a markdown pipe table."""
+    cols = list(rows[0])
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(r[c] for c in cols) + " |" for r in rows]
+    return "\n".join(lines)
+
+
 def read_tables(path: Path | str) -> list[list[dict[str, str]]]:
     """Every pipe table of a markdown file, as rows keyed by the header's cells."""
     tables: list[list[dict[str, str]]] = []
