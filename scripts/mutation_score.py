@@ -21,7 +21,9 @@ Usage (from the repository root, inside scripts/env.sh's environment):
 from __future__ import annotations
 
 import argparse
+import ast
 import datetime as dt
+import difflib
 import json
 import os
 import shutil
@@ -45,9 +47,116 @@ SURVIVED_CODES = {0}
 NO_TESTS_CODES = {5, 33}
 UNCHECKED_CODES = {None, 2, 34}
 
-EQUIVALENT: dict[str, str] = {
-    # mutant name -> why no test can distinguish it from the original (kept short; reviewed by hand).
-}
+_RESHAPE = "numpy (2.x) reads any negative size in reshape as 'the rest', so reshape(-2) is reshape(-1)"
+_ZIP = "zip over sequences whose lengths were checked equal just before: strict=True/False/None behave alike"
+_EQ: list[tuple[str, str, tuple[int, ...], str]] = [
+    # (module, function, mutant numbers, why no test can tell them from the original), reviewed by hand
+    ("admm", "xǁConsensusADMMAgentǁ__init__", (31, 32),
+     "z and y are both zero at construction, so z - y/rho, z + y/rho and z - y*rho are all 0"),
+    ("admm", "xǁRelaxedADMMAgentǁ_update", (50,),
+     "the stopper was built with the same tolerance and returns False whenever tolerance <= 0, so "
+     "'tolerance >= 0 and ...' is 'tolerance > 0 and ...'"),
+    ("admm", "xǁRelaxedADMMAgentǁ_warm_start", (6, 8),
+     "message blocks are float64 arrays already: np.array(block) and np.array(block, dtype=float) are the "
+     "same copy"),
+    ("admm", "xǁRelaxedADMMAgentǁ_warm_start", (9,),
+     "PeerState.warm is only read for truthiness (and overwritten by the next pairing): None and False act"
+     " alike"),
+    ("admm", "xǁRelaxedADMMAgentǁ_welcome", (7, 9),
+     "x is always a float64 array (a prox result), so np.asarray(x) and np.asarray(x, dtype=float) are the same"),
+    ("aladin", "xǁRCAladinAgentǁ__init__", (37,), _RESHAPE),
+    ("aladin", "x_integer_bits", (11,), _RESHAPE),
+    ("aladin", "x_quantize_floor", (5, 7),
+     "the division by the float Delta makes any numeric input float before floor"),
+    ("aladin", "xǁQuantizedAveragerǁ__init__", (46, 49),
+     "tokens is a Python int (at_least), so np.full makes an int64 array without the dtype too"),
+    ("aladin", "xǁQuantizedAveragerǁemit", (44,),
+     "with shared tokens (a swarm-wide setting) every token goes to all coordinates at once, so every coordinate "
+     "holds the same count, each cz[k] is 1 after the shared loop and the per-coordinate loop does nothing"),
+    ("aladin", "xǁQuantizedAveragerǁabsorb", (14, 16, 20, 22),
+     "payload mass and token counts are int64 arrays (or integer lists, which np.asarray makes int64)"),
+    ("aladin", "xǁQuantizedAveragerǁabsorb", (33,), "astype(None) is astype(float64)"),
+    ("aladin", "xǁQuDRCAladinAgentǁ__init__", (146,),
+     "the first exponent of the schedule does not depend on how many are listed"),
+    ("aladin", "xǁQuDRCAladinAgentǁ_update", (32, 33),
+     "request_stop() on the next line makes Agent.step set converged = True right after _update"),
+    ("federated", "xǁFedClientǁ_update", (15, 20), "_message's iteration defaults to self.iteration, the value passed"),
+    ("aladin", "x_qudrc_linear_model", (11, 13),
+     "a Hessian only enters p + rho I with a float rho, so integer input gives the same float matrices"),
+    ("aladin", "x_qudrc_error_gain", (20,), "A is square (N n x N n): a.shape[1] == a.shape[0]"),
+    ("aladin", "x_qudrc_level_bound", (10,), "A is square (N n x N n): a.shape[1] == a.shape[0]"),
+    ("admm", "x_radmm_optimal_penalty_regular", (20, 22),
+     "nodelist=None orders the nodes by insertion, a permutation of range(n): the eigenvalues of A/d do "
+     "not change"),
+    ("base", "x_check_weight_row", (18,),
+     "near 1 the sum's distance to 1 is a multiple of 2^-53 and never equals the double 1e-9, so '>' and "
+     "'>=' agree"),
+    ("consensus", "xǁAverageConsensusAgentǁ__init__", (13,), _RESHAPE),
+    ("consensus", "xǁPushSumAgentǁ__init__", (11,), _RESHAPE),
+    ("consensus", "xǁGossipAgentǁ__init__", (13,), _RESHAPE),
+    ("consensus", "xǁPushSumAgentǁ_update", (12,),
+     "sum() of the in-neighbours' arrays from 0 instead of from a zero vector: y * share + 0 is the same "
+     "array, also with no in-neighbour"),
+    ("consensus", "x_consensus_swarm", (10, 12),
+     "every row goes through as_finite_array (float) in AverageConsensusAgent, so the dtype of vals does "
+     "not matter"),
+    ("consensus", "x_consensus_swarm", (14,), _RESHAPE),
+    ("coupled", "xǁCoupledProblemǁ__post_init__", (28,), _RESHAPE),
+    ("coupled", "xǁCoupledProblemǁ__post_init__", (36, 40, 41), _ZIP + " (objectives, A, b: counted at the top)"),
+    ("coupled", "xǁCoupledProblemǁsolve", (65, 68, 70, 79, 82, 84), _ZIP + " (split(z) has one block per objective)"),
+    ("coupled", "xǁCoupledProblemǁsolve", (111, 114, 115), _ZIP + " (xs = split(res.x): one block per objective)"),
+    ("coupled", "xǁCoupledProblemǁsolve", (52, 58),
+     "scipy's minimize picks SLSQP itself when there are constraints and no bounds"),
+    ("coupled", "xǁCoupledProblemǁsolve", (97,),
+     "scipy lower-cases the method name"),
+    ("coupled", "xǁCoupledProblemǁsolve", (88,),
+     "scipy lower-cases the constraint type"),
+    ("coupled", "xǁCoupledProblemǁsolve", (121,),
+     "numpy 2's default rcond of lstsq is the rcond=None cut-off (eps * max(M, N))"),
+    ("coupled", "xǁCoupledADMMAgentǁ__init__", (33,), _RESHAPE),
+    ("coupled", "xǁCoupledADMMAgentǁset_offset", (12,), _RESHAPE),
+    ("coupled", "x_coupled_swarm", (43, 47, 48), _ZIP + " (CoupledProblem checked objectives, A and b)"),
+    ("coupled", "x_microgrid_problem", (39,),
+     "2 / 1.0 == 2 * 1.0"),
+    ("federated", "x_heterogeneity", (29, 32, 33, 39, 42, 43, 64, 67, 68, 85, 88, 89),
+     _ZIP + " (weights were checked to have one entry per objective)"),
+    ("federated", "x_heterogeneity", (52, 56),
+     "scipy's minimize picks BFGS itself for a problem without constraints or bounds"),
+    ("federated", "x_heterogeneity", (71,),
+     "scipy lower-cases the method name"),
+    ("federated", "x_fedavg_fixed_point", (3, 5),
+     "only products with the float step follow, so integer inputs give the same floats"),
+    ("federated", "xǁFedServerǁ__init__", (118,), _RESHAPE),
+    ("federated", "xǁFedServerǁ_sample", (3,),
+     "without membership changes live_peers is exactly (0, ..., K-1), the tuple the original builds"),
+    ("federated", "xǁFedServerǁ_sample", (24,),
+     "Generator.choice reads replace for truthiness: None samples without replacement like False"),
+    ("federated", "x_project_simplex", (19,),
+     "where u_k k == css_k - 1 the two candidate thetas are equal, (css_k - 1)/k = u_k = (css_{k-1} - "
+     "1)/(k - 1)"),
+    ("gradient", "xǁDGDAgentǁ__init__", (104,), _RESHAPE),
+    ("gradient", "xǁTrackingAgentǁ__init__", (43,), _RESHAPE),
+    ("gradient", "xǁATCTrackingAgentǁ__init__", (33,),
+     "float('INF') is float('inf')"),
+    ("price", "x_coupling_support", (5, 7),
+     "a != 0.0 is the same test on integer and float matrices"),
+    ("price", "xǁBidderAgentǁ__init__", (29,),
+     "coupling_support ignores dim when given a matrix, and a_i is always a matrix here"),
+    ("price", "xǁAuctioneerAgentǁ__init__", (120,), _RESHAPE),
+    ("price", "xǁAuctioneerAgentǁ__init__", (125,),
+     "float('NAN') is float('nan')"),
+    ("price", "xǁAuctioneerAgentǁset_target", (12,), _RESHAPE),
+    ("price", "xǁAuctioneerAgentǁb", (11,), _RESHAPE),
+    ("price", "xǁAuctioneerAgentǁ_outgoing", (21,),
+     "without membership changes live_peers is exactly (0, ..., N-1), the range the original iterates"),
+    ("price", "x_problem_supports", (1, 3),
+     "ResourceProblem.matrices holds a matrix for every cost (the identity when A is None), and "
+     "coupling_support reads m only without a matrix"),
+    ("price", "x_price_swarm", (26, 29, 30), _ZIP + " (ResourceProblem builds one matrix per cost)"),
+    ("atg", "xǁATGAgentǁ__init__", (94,), _RESHAPE),
+]
+EQUIVALENT: dict[str, str] = {f"{ALGORITHMS.replace('/', '.')}.{module}.{function}__mutmut_{n}": why
+                              for module, function, numbers, why in _EQ for n in numbers}
 """Surviving mutants that are equivalent to the original code, with the reason."""
 
 
@@ -143,7 +252,37 @@ def score(c: Counter[str], equivalent: int = 0) -> tuple[int, int, float]:
     return killed, checked, (100.0 * killed / checked if checked else float("nan"))
 
 
+_FUNCTIONS: dict[str, dict[str, str]] = {}
+"""Per mutated file of .build-mutation/mutants, the source of every mutant (and original) function by name."""
+
+
+def _mutant_functions(module: str) -> dict[str, str]:
+    """The functions mutmut wrote into the mutated copy of ``module`` (``distopt_ros.core.x``), by name."""
+    if module not in _FUNCTIONS:
+        path = WORK / "mutants" / (module.replace(".", "/") + ".py")
+        found: dict[str, str] = {}
+        if path.exists():
+            src = path.read_text()
+            text_lines = src.splitlines()
+            for node in ast.walk(ast.parse(src)):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and "__mutmut_" in node.name:
+                    found[node.name] = "\n".join(text_lines[node.lineno - 1:node.end_lineno])
+        _FUNCTIONS[module] = found
+    return _FUNCTIONS[module]
+
+
 def diff_of(name: str) -> str:
+    """The changed lines of mutant ``name``: read from the mutated sources (what ``mutmut show`` prints, without
+    starting a process per mutant), else from ``mutmut show``."""
+    module, _, short = name.rpartition(".")
+    function, _, _number = short.rpartition("__mutmut_")
+    funcs = _mutant_functions(module)
+    orig, mutant = funcs.get(function + "__mutmut_orig"), funcs.get(short)
+    if orig is not None and mutant is not None:
+        mutant = mutant.replace(short, function + "__mutmut_orig", 1)
+        lines = [ln for ln in difflib.unified_diff(orig.splitlines(), mutant.splitlines(), lineterm="", n=0)
+                 if ln.startswith(("+", "-")) and not ln.startswith(("+++", "---"))]
+        return "\n".join(lines[:6])
     proc = subprocess.run([shutil.which("mutmut") or "mutmut", "show", name], cwd=WORK, env=_run_env(),
                           capture_output=True, text=True)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(("+", "-")) and not ln.startswith(("+++", "---"))]
@@ -183,12 +322,19 @@ def report(with_diffs: bool = True) -> str:
     groups: dict[str, Counter[str]] = {ALGORITHMS: Counter(), CORE: Counter()}
     equivalent_in = Counter()
     survivors: list[tuple[str, str, str]] = []
+    unchecked: dict[str, list[str]] = {}
+    never_run: list[tuple[str, int]] = []
     for path, verdicts in files.items():
         c = tally(verdicts)
         for group in groups:
             if path.startswith(group + "/"):
                 groups[group] += c
+        if verdicts and all(classify(code) == "not checked" for code in verdicts.values()):
+            never_run.append((path, len(verdicts)))
         for name, code in sorted(verdicts.items()):
+            if classify(code) == "not checked" and (path, len(verdicts)) not in never_run:
+                function, _, number = name.rpartition("__mutmut_")
+                unchecked.setdefault(function, []).append(number)
             if classify(code) in ("survived", "no tests", "suspicious"):
                 survivors.append((path, name, classify(code)))
                 if name in EQUIVALENT:
@@ -214,6 +360,7 @@ def report(with_diffs: bool = True) -> str:
         function, _, number = name.rpartition("__mutmut_")
         by_function.setdefault(function, []).append((number, verdict))
     for function, items in by_function.items():
+        items.sort(key=lambda item: int(item[0]))
         numbers = ", ".join(f"{n}{'' if v == 'survived' else ' (' + v + ')'}" for n, v in items)
         lines.append(f"* `{function}` ({len(items)}): {numbers}")
         for n, _v in items:
@@ -224,6 +371,14 @@ def report(with_diffs: bool = True) -> str:
                 d = diff_of(f"{function}__mutmut_{n}")
                 if d:
                     lines += ["", "  ```diff", *("  " + ln for ln in d.splitlines()), "  ```"]
+    if unchecked or never_run:
+        lines += ["", "## Mutants not checked", "",
+                  "Left out of the scores above. Files none of whose mutants has a verdict (outside the scope of the "
+                  "runs, e.g. `--only algorithms`), then the functions of the other files whose mutants the last "
+                  "run did not reach:", ""]
+        lines += [f"* `{path}`: all {count} mutants" for path, count in never_run]
+        for function, numbers in unchecked.items():
+            lines.append(f"* `{function}` ({len(numbers)}): {', '.join(sorted(numbers, key=int))}")
     text = "\n".join(lines) + "\n"
     OUT.write_text(text)
     for group, c in groups.items():

@@ -124,7 +124,6 @@ REFINE_BITS = 1
 """Default ``refine_bits``: the level is divided by ``2^refine_bits`` per outer iteration."""
 TOKENS = 4
 """Default tokens per node of QuDRC-ALADIN's averaging."""
-"""Default ``refine_bits``: the level is divided by ``2^refine_bits`` per outer iteration."""
 
 
 def level_factor(coarse: float, fine: float) -> int:
@@ -367,6 +366,7 @@ class QuDRCAladinAgent(Agent):
         dim = objective.dim
         ins = digraph.in_neighbors(agent_id)
         blocks = {"primal": dim, "dual": dim, "consensus": dim, "aux": dim}
+        watchdog = at_least(watchdog, "watchdog", 1)  # before the product below, so a bad value is named
         super().__init__(agent_id, dim, {j: dict(blocks) for j in ins}, at_least(max_outer, "max_outer", 1) * watchdog,
                          record)
         self.objective = objective
@@ -376,7 +376,7 @@ class QuDRCAladinAgent(Agent):
         self.out_neighbors = digraph.out_neighbors(agent_id)
         self.in_neighbors = ins
         self.max_outer = max_outer
-        self.watchdog = at_least(watchdog, "watchdog", 1)
+        self.watchdog = watchdog
         self.warm_start = bool(warm_start)
         self.differential = bool(differential)
         self.code = code

@@ -209,8 +209,10 @@ def heterogeneity(problem: Problem, weights: Sequence[float]) -> float:
     else:
         from scipy.optimize import minimize
 
-        w_star = minimize(lambda w: sum(pk * f.value(w) for pk, f in zip(p, problem.objectives, strict=True)),
-                          np.zeros(problem.dim), method="BFGS", options={"gtol": 1e-12}).x
+        objs = problem.objectives  # BFGS with the objectives' own gradients: finite differences cap it near 1e-8
+        w_star = minimize(lambda w: sum(pk * f.value(w) for pk, f in zip(p, objs, strict=True)),
+                          np.zeros(problem.dim), method="BFGS", options={"gtol": 1e-12},
+                          jac=lambda w: sum(pk * f.gradient(w) for pk, f in zip(p, objs, strict=True))).x
     return float(sum(pk * float(np.sum(f.gradient(w_star) ** 2)) for pk, f in zip(p, problem.objectives, strict=True)))
 
 
