@@ -75,3 +75,15 @@ def test_the_readme_shows_the_committed_peers_table():
     rows = tables.read_tables(RESULTS / "peers.md")[0]
     readme = (ROOT / "README.md").read_text()
     assert f"{bench.README_BEGIN}\n{bench.readme_table(rows)}\n{bench.README_END}" in readme
+
+
+def test_the_readme_states_the_committed_mutation_score():
+    """The README's mutation score is the one benchmarks/results/mutation.md records for core/algorithms."""
+    import re
+
+    table = (RESULTS / "mutation.md").read_text()
+    m = re.search(r"\| `distopt_ros/core/algorithms` \| (\d+) / (\d+) \| ([\d.]+) %", table)
+    assert m, "no core/algorithms total in benchmarks/results/mutation.md"
+    readme = (ROOT / "README.md").read_text()
+    stated = f"<!-- mutation score -->{m[1]} / {m[2]} = {m[3]} % of the mutants killed<!-- end of mutation score -->"
+    assert stated in readme
